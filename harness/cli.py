@@ -25,7 +25,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split
 index_app = typer.Typer(no_args_is_help=True, help="Build or inspect the persisted vector index.")
 app.add_typer(index_app, name="index")
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -131,7 +130,7 @@ def bench(
     files = write_report(report, run_dir)
     from harness.report import render_markdown
 
-    out.print(render_markdown(report), markup=False)
+    typer.echo(render_markdown(report))
     err.print(f"report: {files['json']}  {files['md']}  {files['html']}")
     aborted = [s for s in report.scenarios if s.aborted and s.aborted != "interrupted"]
     if aborted:
@@ -155,7 +154,7 @@ def index_build(
         chunks = load_corpus_chunks(sc)
         embedder = EMBEDDERS.build(sc.pipeline.embedder)
         _, status = open_index(default_index_dir(sc), chunks, embedder, sc.pipeline.retriever, force=force, log=_log)
-    out.print(status.model_dump_json(indent=2), markup=False)
+    typer.echo(status.model_dump_json(indent=2))
 
 
 @app.command()
@@ -173,16 +172,15 @@ def ask(
         pipeline = build_pipeline(_load(scenario, generator), log=_log)
         answer = pipeline.answer(question, top_k=top_k)
     if as_json:
-        out.print(answer.model_dump_json(indent=2), markup=False)
+        typer.echo(answer.model_dump_json(indent=2))
         return
-    out.print(answer.answer, markup=False)
-    out.print("")
+    typer.echo(answer.answer + "\n")
     for p in answer.passages:
         mark = "*" if any(c.number == p.number for c in answer.citations) else " "
-        out.print(f"{mark}[{p.number}] {p.doc_id} chars {p.start}-{p.end} score {p.score:.3f}", markup=False)
+        typer.echo(f"{mark}[{p.number}] {p.doc_id} chars {p.start}-{p.end} score {p.score:.3f}")
     t = answer.timings
-    out.print(f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
-              f"total {t.total_ms:.1f} ms", markup=False)
+    typer.echo(f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
+               f"total {t.total_ms:.1f} ms")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import Any
 from harness.config import Scenario
 from harness.eval.answers import AnswerScorer
 from harness.pipeline.rag import RagPipeline, build_pipeline
+from harness.runner import BenchComponents
 
 
 def describe_pipeline(pipeline: RagPipeline, scenario: Scenario) -> dict[str, Any]:
@@ -20,10 +21,11 @@ def describe_pipeline(pipeline: RagPipeline, scenario: Scenario) -> dict[str, An
     }
 
 
-def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], tuple[RagPipeline, AnswerScorer, dict[str, Any], Any]]:
-    def build(scenario: Scenario) -> tuple[RagPipeline, AnswerScorer, dict[str, Any], Any]:
+def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchComponents]:
+    def build(scenario: Scenario) -> BenchComponents:
         pipeline = build_pipeline(scenario, log=log)
-        return pipeline, AnswerScorer(pipeline.embedder), describe_pipeline(pipeline, scenario), pipeline.index_status
+        return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
+                               description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status)
 
     return build
 

@@ -82,7 +82,8 @@ class SentenceTransformersEmbedderConfig(StrictModel):
     passage_prefix: str = ""
 
 
-EmbedderConfig = Annotated[Union[SentenceTransformersEmbedderConfig], Field(discriminator="backend")]
+# One backend each for now; they become discriminated unions on `backend` when a second one arrives.
+EmbedderConfig = SentenceTransformersEmbedderConfig
 
 
 class FaissRetrieverConfig(StrictModel):
@@ -97,7 +98,7 @@ class FaissRetrieverConfig(StrictModel):
         return None if value is None else _resolve(value, info)
 
 
-RetrieverConfig = Annotated[Union[FaissRetrieverConfig], Field(discriminator="backend")]
+RetrieverConfig = FaissRetrieverConfig
 
 
 class TransformersGeneratorConfig(StrictModel):
@@ -144,6 +145,10 @@ GeneratorConfig = Annotated[
 class PromptConfig(StrictModel):
     system: str = DEFAULT_SYSTEM_PROMPT
     max_passage_chars: int = Field(1200, ge=50, le=100_000)
+    max_passages: int | None = Field(
+        None, ge=1, le=100,
+        description="Show only the best N retrieved passages to the generator (retrieval is still scored on top_k).",
+    )
 
 
 class PipelineConfig(StrictModel):
@@ -228,7 +233,10 @@ class _ScenarioFile(Scenario):
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    return Scenario.model_json_schema()
+    """JSON schema of scenario files (where ``name`` is optional), for editors and ``scenarios/schema.json``."""
+    schema = _ScenarioFile.model_json_schema()
+    schema["title"] = "rag-harden scenario"
+    return schema
 
 
 __all__ = [

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from harness.eval.answers import ANSWER_METRICS
 from harness.eval.latency import summarize
 from harness.eval.retrieval import metric_ks, retrieval_scores
 from harness.golden import GoldenExample, load_golden_set
+from harness.pipeline.faiss_index import IndexStatus
 from harness.results import AssertResult, ItemResult, RetrievedRef, ScenarioResult
 
 STAGES = ("embed", "search", "generate", "total")
@@ -39,6 +41,16 @@ class ScoresAnswers(Protocol):
 
 class Progress(Protocol):
     def advance(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BenchComponents:
+    """What scoring a scenario needs, as composed by :func:`harness.compose.build_for_bench` (or a test)."""
+
+    pipeline: AnswersPipeline
+    scorer: ScoresAnswers
+    description: dict[str, Any] = field(default_factory=dict)
+    index_status: IndexStatus | None = None
 
 
 def available_metrics(scenario: Scenario) -> list[str]:
@@ -123,7 +135,7 @@ def run_scenario(
     scenario_path: Path,
     out_dir: Path,
     *,
-    build: Callable[[Scenario], tuple[AnswersPipeline, ScoresAnswers, dict[str, Any], Any]],
+    build: Callable[[Scenario], BenchComponents],
     limit: int | None = None,
     progress: Callable[[int], AbstractContextManager[Progress | None]] = lambda n: nullcontext(None),
     log: Callable[[str], None] = lambda _m: None,
@@ -147,15 +159,15 @@ def run_scenario(
         started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), n_items=len(examples),
         items_file=str(items_path),
     )
-    pipeline, scorer, pipeline_info, index_status = build(scenario)
-    result.pipeline, result.index = pipeline_info, index_status
+    parts = build(scenario)
+    result.pipeline, result.index = parts.description, parts.index_status
     ks = metric_ks(scenario.pipeline.retriever.top_k)
     items: list[ItemResult] = []
     interrupted: BaseException | None = None
     with open(items_path, "a", encoding="utf-8") as sink, progress(len(examples)) as bar:
         for example in examples:
             try:
-                item = score_item(example, pipeline, scorer, ks)
+                item = score_item(example, parts.pipeline, parts.scorer, ks)
             except BackendUnavailable as exc:
                 item = ItemResult(id=example.id, user_input=example.user_input, answerable=example.answerable,
                                   tags=example.tags, error=f"BackendUnavailable: {exc}")
@@ -189,5 +201,5 @@ def run_scenario(
     return result
 
 
-__all__ = ["aggregate", "available_metrics", "check_asserts_known", "evaluate_asserts", "run_scenario",
+__all__ = ["BenchComponents", "aggregate", "available_metrics", "check_asserts_known", "evaluate_asserts", "run_scenario",
            "score_item", "strip_citations"]

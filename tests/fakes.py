@@ -1,0 +1,155 @@
+"""Deterministic hand-written backends that satisfy the pipeline Protocols (the only fakes in the suite)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from harness.errors import BackendUnavailable
+from harness.pipeline.protocols import EmbedKind, Generation, GenerationRequest
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """Bag-of-words vectors through feature hashing: texts sharing words are similar; no model needed."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self._dim = dim
+        self.calls = 0
+        self.texts_embedded = 0
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self._dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"backend": "hashing", "dim": self._dim}
+
+
+class CountingEmbedder:
+    """Wraps a real embedder and counts how many texts it embeds (to prove an index reload re-embeds nothing)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.texts_embedded = 0
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        self.texts_embedded += len(texts)
+        return self.inner.embed(texts, kind)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return self.inner.fingerprint()
+
+
+class CitingGenerator:
+    """Answers with the first sentence of passage [1], cited; declines with no passages."""
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        if not request.passages:
+            return Generation(text="I don't know based on the provided documents.", finish_reason="stop")
+        first = request.passages[0].text.split(". ")[0]
+        return Generation(text=f"{first} [1]", completion_tokens=len(first.split()), finish_reason="stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "fake-citing"}
+
+
+class FailingGenerator:
+    """Succeeds ``ok`` times, then raises ``exc`` on every call."""
+
+    def __init__(self, ok: int, exc: BaseException) -> None:
+        self.ok = ok
+        self.exc = exc
+        self.calls = 0
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.calls += 1
+        if self.calls > self.ok:
+            raise self.exc
+        return Generation(text="An answer [1]", finish_reason="stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "fake-failing"}
+
+
+def unreachable(url: str) -> BackendUnavailable:
+    return BackendUnavailable(f"cannot reach generator endpoint {url}: connection refused")
+
+
+def chat_completions_app(respond: Any, status_code: int = 200) -> Any:
+    """A minimal OpenAI-compatible ``POST /v1/chat/completions`` (FastAPI) whose reply text is
+    ``respond(messages)``; with ``status_code`` != 200 it answers that error instead."""
+    app = FastAPI()
+    app.state.requests = []
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request) -> JSONResponse:
+        body = await request.json()
+        app.state.requests.append({"body": body, "authorization": request.headers.get("authorization")})
+        if status_code != 200:
+            return JSONResponse({"error": {"message": "model overloaded"}}, status_code=status_code)
+        text = respond(body["messages"])
+        return JSONResponse({
+            "id": "cmpl-test", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": len(text.split()), "total_tokens": 11 + len(text.split())},
+        })
+
+    return app
+
+
+class LoopbackServer:
+    """Runs an ASGI app under a real uvicorn server on 127.0.0.1 in a thread (context manager)."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+        self.thread: Any = None
+
+    def __enter__(self) -> str:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start within 10 s")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
