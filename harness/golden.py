@@ -11,13 +11,13 @@ Errors name the file, the line and the field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import ConfigError
+from harness.jsonl import iter_jsonl
 
 
 class GoldenExample(BaseModel):
@@ -44,23 +44,9 @@ class GoldenExample(BaseModel):
 def load_golden_set(path: str | Path) -> list[GoldenExample]:
     """Read a golden-set JSONL file. Blank lines are skipped; ids default to ``line-N`` and must be unique."""
     path = Path(path)
-    try:
-        raw_lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: golden set not found") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
     examples: list[GoldenExample] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(raw_lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}:{lineno}: expected a JSON object, got {type(data).__name__}")
+    for lineno, data in iter_jsonl(path, "golden set"):
         data.setdefault("id", f"line-{lineno}")
         try:
             example = GoldenExample.model_validate(data)

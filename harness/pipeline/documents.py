@@ -6,7 +6,6 @@ back at the exact characters of its source document.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.config import ChunkingConfig
 from harness.errors import ConfigError
+from harness.jsonl import iter_jsonl
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -63,19 +63,7 @@ def _read_text_file(path: Path, doc_id: str) -> Document:
 
 
 def _read_jsonl(path: Path) -> Iterator[Document]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}") from exc
-        if not isinstance(row, dict):
-            raise ConfigError(f"{path}:{lineno}: expected a JSON object")
+    for lineno, row in iter_jsonl(path, "corpus file"):
         for field in ("id", "text"):
             if not isinstance(row.get(field), str) or not row[field].strip():
                 raise ConfigError(f"{path}:{lineno}: field '{field}': missing or not a non-empty string")
