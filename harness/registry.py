@@ -12,11 +12,12 @@ T = TypeVar("T")
 
 
 class Registry(Generic[C, T]):
-    """Maps a config's ``backend`` key to the factory that builds it. Factories import heavy libraries
+    """Maps a config's ``backend`` (or other ``key``) field to the factory that builds it. Factories import heavy libraries
     themselves, so registering costs nothing and ``rag-harden --help`` stays instant."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, key: str = "backend") -> None:
         self.kind = kind
+        self.key = key
         self._factories: dict[str, Callable[..., T]] = {}
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -29,8 +30,8 @@ class Registry(Generic[C, T]):
         return decorator
 
     def build(self, config: C, **deps: Any) -> T:
-        """Build the backend that ``config.backend`` names; ``deps`` (an embedder, say) go to the factory."""
-        name = getattr(config, "backend")
+        """Build the backend that ``config.<key>`` names; ``deps`` (an embedder, say) go to the factory."""
+        name = getattr(config, self.key)
         try:
             factory = self._factories[name]
         except KeyError:

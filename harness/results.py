@@ -44,6 +44,9 @@ class ItemResult(BaseModel):
     timings: StageTimings | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    blocked: str | None = None
+    guards: list[dict[str, Any]] = Field([], description="Guard results: types, positions and salted hashes only.")
+    leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
     error: str | None = None
 
 

@@ -22,17 +22,19 @@ from harness.config import Scenario
 from harness.errors import BackendUnavailable, ConfigError, HardenError
 from harness.eval.answers import ANSWER_METRICS
 from harness.eval.latency import summarize
+from harness.eval.leaks import PlantedValues
 from harness.eval.retrieval import metric_ks, retrieval_scores
 from harness.golden import GoldenExample, load_golden_set
 from harness.pipeline.faiss_index import IndexStatus
 from harness.results import AssertResult, ItemResult, RetrievedRef, ScenarioResult
 
-STAGES = ("embed", "search", "generate", "total")
+STAGES = ("embed", "search", "generate", "total", "guard_query", "guard_context", "guard_answer")
+LEAK_METRICS = ("rate", "prompt_rate", "answer_rate")
 _CITATION_MARK = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
 
 
 class AnswersPipeline(Protocol):
-    def answer(self, question: str, top_k: int | None = None) -> Any: ...
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any: ...
 
 
 class ScoresAnswers(Protocol):
@@ -51,6 +53,8 @@ class BenchComponents:
     scorer: ScoresAnswers
     description: dict[str, Any] = field(default_factory=dict)
     index_status: IndexStatus | None = None
+    redact: Callable[[str], str] = field(default=lambda text: text)
+    planted: PlantedValues | None = None
 
 
 def available_metrics(scenario: Scenario) -> list[str]:
@@ -59,7 +63,9 @@ def available_metrics(scenario: Scenario) -> list[str]:
     names = [f"retrieval.{m}@{k}" for k in ks for m in ("hit", "recall")] + ["retrieval.mrr"]
     names += [f"answer.{m}" for m in ANSWER_METRICS]
     names += [f"latency.{s}.{p}_ms" for s in STAGES for p in ("p50", "p95", "p99", "mean")]
-    names += ["run.error_rate", "run.items_scored"]
+    names += ["run.error_rate", "run.items_scored", "guard.blocked_rate", "guard.flagged_rate"]
+    if scenario.leak_probe is not None:
+        names += [f"leak.{m}{suffix}" for m in LEAK_METRICS for suffix in ("", "_unguarded")]
     return names
 
 
@@ -77,22 +83,34 @@ def strip_citations(text: str) -> str:
     return _CITATION_MARK.sub("", text).strip()
 
 
-def score_item(example: GoldenExample, pipeline: AnswersPipeline, scorer: ScoresAnswers, ks: Sequence[int]) -> ItemResult:
-    result = pipeline.answer(example.user_input)
+def _leaks(planted: PlantedValues, answer: Any) -> tuple[list[str], list[str]]:
+    prompt = "\n".join(m["content"] for m in answer.messages)
+    return planted.found_in(prompt), planted.found_in(answer.answer)
+
+
+def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]) -> ItemResult:
+    """Answer one golden item and score it. Questions and answers are stored through ``parts.redact``."""
+    result = parts.pipeline.answer(example.user_input)
     retrieval = None
     if example.reference_doc_ids:
         retrieval = retrieval_scores([p.doc_id for p in result.passages], example.reference_doc_ids, ks)
     answer_scores = None
     if example.answerable and example.reference:
-        answer_scores = scorer.score(example.reference, strip_citations(result.answer))
+        answer_scores = parts.scorer.score(example.reference, strip_citations(result.answer))
+    leaks = None
+    if parts.planted is not None:
+        prompt, answer = _leaks(parts.planted, result)
+        prompt_off, answer_off = _leaks(parts.planted, parts.pipeline.answer(example.user_input, guarded=False))
+        leaks = {"prompt": prompt, "answer": answer, "prompt_unguarded": prompt_off, "answer_unguarded": answer_off}
     return ItemResult(
-        id=example.id, user_input=example.user_input, answerable=example.answerable, tags=example.tags,
-        answer=result.answer,
+        id=example.id, user_input=parts.redact(example.user_input), answerable=example.answerable, tags=example.tags,
+        answer=parts.redact(result.answer),
         retrieved=[RetrievedRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
                    for p in result.passages],
         cited_doc_ids=[c.doc_id for c in result.citations], retrieval=retrieval, answer_scores=answer_scores,
         timings=result.timings, completion_tokens=result.generation.completion_tokens,
-        finish_reason=result.generation.finish_reason,
+        finish_reason=result.generation.finish_reason, blocked=result.blocked,
+        guards=[r.model_dump_public() for r in result.guard_results], leaks=leaks,
     )
 
 
@@ -120,6 +138,18 @@ def aggregate(items: Sequence[ItemResult], scenario: Scenario) -> tuple[dict[str
         latency[stage] = stats
         for p in ("p50", "p95", "p99", "mean"):
             metrics[f"latency.{stage}.{p}_ms"] = getattr(stats, f"{p}_ms")
+    metrics["guard.blocked_rate"] = sum(1 for it in ok if it.blocked) / len(ok) if ok else None
+    metrics["guard.flagged_rate"] = (sum(1 for it in ok if any(g["findings"] for g in it.guards)) / len(ok)
+                                     if ok else None)
+    with_leaks = [it.leaks for it in ok if it.leaks is not None]
+    if scenario.leak_probe is not None:
+        n = len(with_leaks)
+        for suffix in ("", "_unguarded"):
+            prompts = sum(1 for lk in with_leaks if lk[f"prompt{suffix}"])
+            answers = sum(1 for lk in with_leaks if lk[f"answer{suffix}"])
+            metrics[f"leak.rate{suffix}"] = (prompts + answers) / (2 * n) if n else None
+            metrics[f"leak.prompt_rate{suffix}"] = prompts / n if n else None
+            metrics[f"leak.answer_rate{suffix}"] = answers / n if n else None
     metrics["run.error_rate"] = (len(items) - len(ok)) / len(items) if items else None
     metrics["run.items_scored"] = float(len(ok))
     return metrics, latency
@@ -167,15 +197,17 @@ def run_scenario(
     with open(items_path, "a", encoding="utf-8") as sink, progress(len(examples)) as bar:
         for example in examples:
             try:
-                item = score_item(example, parts.pipeline, parts.scorer, ks)
+                item = score_item(example, parts, ks)
             except BackendUnavailable as exc:
-                item = ItemResult(id=example.id, user_input=example.user_input, answerable=example.answerable,
-                                  tags=example.tags, error=f"BackendUnavailable: {exc}")
-                result.aborted = str(exc)
+                item = ItemResult(id=example.id, user_input=parts.redact(example.user_input),
+                                  answerable=example.answerable, tags=example.tags,
+                                  error=f"BackendUnavailable: {exc}")
+                result.aborted = str(exc)  # names the endpoint; messages come from our code, not from user text
             except (HardenError, ValueError, RuntimeError) as exc:
-                item = ItemResult(id=example.id, user_input=example.user_input, answerable=example.answerable,
-                                  tags=example.tags, error=f"{type(exc).__name__}: {exc}")
-                log(f"item {example.id}: {type(exc).__name__}: {exc}")
+                message = f"{type(exc).__name__}: {exc}"
+                item = ItemResult(id=example.id, user_input=parts.redact(example.user_input),
+                                  answerable=example.answerable, tags=example.tags, error=message)
+                log(f"item {example.id}: {message}")
             except KeyboardInterrupt as exc:
                 interrupted = exc
                 result.aborted = "interrupted"

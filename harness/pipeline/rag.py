@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from harness.config import PipelineConfig, Scenario
+from harness.config import PipelineConfig, Scenario, Stage
+from harness.guarding import GuardChain, GuardResult
 from harness.paths import cache_dir
 from harness.pipeline.documents import Chunk, chunk_documents, load_documents
 from harness.pipeline.embedders import EMBEDDERS
@@ -29,6 +30,9 @@ class StageTimings(BaseModel):
     search_ms: float
     generate_ms: float
     total_ms: float
+    guard_query_ms: float = 0.0
+    guard_context_ms: float = 0.0
+    guard_answer_ms: float = 0.0
 
 
 class Answer(BaseModel):
@@ -40,17 +44,27 @@ class Answer(BaseModel):
     citations: list[Citation]
     timings: StageTimings
     generation: Generation
+    guard_results: list[GuardResult] = []
+    blocked: Stage | None = Field(None, description="The stage at which a guard blocked the request, if one did.")
+    # What the generator was sent; kept in memory for leak measurement, never serialized.
+    messages: list[dict[str, str]] = Field([], exclude=True)
+
+
+BLOCKED_QUERY = "This request was blocked by a guard and was not answered."
+WITHHELD_ANSWER = "The answer was withheld by a guard."
 
 
 class RagPipeline:
     def __init__(self, *, embedder: Embedder, index: VectorIndex, chunks: Sequence[Chunk], generator: Generator,
-                 config: PipelineConfig, index_status: IndexStatus | None = None) -> None:
+                 config: PipelineConfig, index_status: IndexStatus | None = None,
+                 guards: GuardChain | None = None) -> None:
         self.embedder = embedder
         self.index = index
         self.chunks = list(chunks)
         self.generator = generator
         self.config = config
         self.index_status = index_status
+        self.guards = guards or GuardChain()
 
     def retrieve(self, question: str, top_k: int | None = None) -> tuple[list[Passage], float, float]:
         """Passages for ``question`` and the embed and search times in ms."""
@@ -69,20 +83,46 @@ class RagPipeline:
                                     end=c.end, score=float(score), text=c.text, title=c.title))
         return passages, (t1 - t0) * 1e3, (t2 - t1) * 1e3
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Answer:
+        """Answer ``question``. With guards (and ``guarded``), the query is checked before retrieval, each
+        passage before the prompt and the answer before it is returned; a block at any point ends there."""
         started = time.perf_counter()
-        passages, embed_ms, search_ms = self.retrieve(question, top_k)
-        messages = build_messages(question, passages, self.config.prompt)
+        chain = self.guards if guarded else GuardChain()
+        results: list[GuardResult] = []
+        gq = chain.run(question, "query")
+        results += gq.results
+        if gq.action == "block":
+            return self._blocked(question, "query", results, started, guard_query_ms=gq.latency_ms)
+        passages, embed_ms, search_ms = self.retrieve(gq.text, top_k)
         t0 = time.perf_counter()
-        generation = self.generator.generate(GenerationRequest(question=question, passages=passages, messages=messages))
+        kept: list[Passage] = []
+        for p in passages:
+            gc = chain.run(p.text, "context")
+            results += gc.results
+            if gc.action != "block":
+                kept.append(p.model_copy(update={"text": gc.text, "number": len(kept) + 1}))
+        guard_context_ms = (time.perf_counter() - t0) * 1e3 if chain else 0.0
+        messages = build_messages(gq.text, kept, self.config.prompt)
+        messages[0]["content"] = chain.decorate_system(messages[0]["content"])
+        t0 = time.perf_counter()
+        generation = self.generator.generate(GenerationRequest(question=gq.text, passages=kept, messages=messages))
         generate_ms = (time.perf_counter() - t0) * 1e3
-        total_ms = (time.perf_counter() - started) * 1e3
-        return Answer(
-            question=question, answer=generation.text, passages=passages,
-            citations=parse_citations(generation.text, passages),
-            timings=StageTimings(embed_ms=embed_ms, search_ms=search_ms, generate_ms=generate_ms, total_ms=total_ms),
-            generation=generation,
-        )
+        ga = chain.run(generation.text, "answer")
+        results += ga.results
+        text = WITHHELD_ANSWER if ga.action == "block" else ga.text
+        timings = StageTimings(embed_ms=embed_ms, search_ms=search_ms, generate_ms=generate_ms,
+                               total_ms=(time.perf_counter() - started) * 1e3, guard_query_ms=gq.latency_ms,
+                               guard_context_ms=guard_context_ms, guard_answer_ms=ga.latency_ms)
+        return Answer(question=question, answer=text, passages=kept, citations=parse_citations(text, kept),
+                      timings=timings, generation=generation, guard_results=results,
+                      blocked="answer" if ga.action == "block" else None, messages=messages)
+
+    def _blocked(self, question: str, stage: Stage, results: list[GuardResult], started: float,
+                 **guard_ms: float) -> Answer:
+        total = (time.perf_counter() - started) * 1e3
+        return Answer(question=question, answer=BLOCKED_QUERY, passages=[], citations=[],
+                      timings=StageTimings(embed_ms=0.0, search_ms=0.0, generate_ms=0.0, total_ms=total, **guard_ms),
+                      generation=Generation(text="", finish_reason="blocked"), guard_results=results, blocked=stage)
 
 
 def default_index_dir(scenario: Scenario) -> Path:
@@ -94,7 +134,8 @@ def load_corpus_chunks(scenario: Scenario) -> list[Chunk]:
 
 
 def build_pipeline(scenario: Scenario, *, log: Callable[[str], None] = lambda _m: None,
-                   force_index: bool = False, generator: Generator | None = None) -> RagPipeline:
+                   force_index: bool = False, generator: Generator | None = None,
+                   guards: GuardChain | None = None) -> RagPipeline:
     """Compose the pipeline a scenario describes: load and chunk the corpus, build the embedder, open (or
     build) the persisted index, build the generator. ``generator`` overrides the configured one."""
     chunks = load_corpus_chunks(scenario)
@@ -104,7 +145,7 @@ def build_pipeline(scenario: Scenario, *, log: Callable[[str], None] = lambda _m
     if generator is None:
         generator = GENERATORS.build(scenario.pipeline.generator, embedder=embedder, log=log)
     return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator,
-                       config=scenario.pipeline, index_status=status)
+                       config=scenario.pipeline, index_status=status, guards=guards)
 
 
 __all__ = ["Answer", "RagPipeline", "StageTimings", "build_pipeline", "default_index_dir", "load_corpus_chunks"]

