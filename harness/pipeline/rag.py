@@ -96,8 +96,7 @@ class RagPipeline:
         passages, embed_ms, search_ms = self.retrieve(gq.text, top_k)
         t0 = time.perf_counter()
         kept: list[Passage] = []
-        for p in passages:
-            gc = chain.run(p.text, "context")
+        for p, gc in zip(passages, chain.run_batch([p.text for p in passages], "context")):
             results += gc.results
             if gc.action != "block":
                 kept.append(p.model_copy(update={"text": gc.text, "number": len(kept) + 1}))
