@@ -17,8 +17,11 @@ import time
 import unicodedata
 import urllib.parse
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.config import InjectionGuardConfig, Stage
+from harness.errors import ConfigError
+from harness.jsonl import iter_jsonl
 from harness.guarding import Finding, GuardResult, salted_hash
 
 _I = re.IGNORECASE
@@ -27,7 +30,8 @@ _RULES = r"(?:instructions?|rules|prompts?|directions|guidelines|directives|cons
 
 FAMILIES: dict[str, tuple[float, list[re.Pattern[str]]]] = {
     "instruction_override": (0.9, [
-        re.compile(rf"\b(?:ignore|disregard|forget|skip|bypass|override|overwrite|drop)\b(?:\s+\w+){{0,3}}?\s+{_PREV}\s+(?:\w+\s+){{0,2}}{_RULES}", _I),
+        re.compile(rf"\b(?:ignore|disregard|forget|skip|bypass)\b(?:\s+\w+){{0,3}}?\s+{_PREV}\s+(?:\w+\s+){{0,2}}{_RULES}", _I),
+        re.compile(rf"\b(?:override|overwrite)\s+(?:your|all|any|previous|prior|the\s+system)\s+(?:\w+\s+)?{_RULES}", _I),
         re.compile(rf"\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:you\s+(?:were|have\s+been)\s+told|above|before)", _I),
         re.compile(r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*[:\-]", _I),
         re.compile(r"\bfrom\s+now\s+on,?\s+(?:you\s+(?:will|must|are)|ignore|always|never)", _I),
@@ -42,7 +46,8 @@ FAMILIES: dict[str, tuple[float, list[re.Pattern[str]]]] = {
         re.compile(r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?\s+)?(?:\w+\s+){0,3}?(?:ai|assistant|model|bot|dan|jailbroken|unrestricted|unfiltered|evil|different)\b", _I),
         re.compile(r"\b(?:pretend|imagine)\s+(?:that\s+)?(?:you\s+are|you're|to\s+be)\s+(?:an?\s+)?(?:\w+\s+){0,3}?(?:without|with\s+no|free\s+of|unrestricted|unfiltered|jailbroken|evil|dan)\b", _I),
         re.compile(r"\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?(?:an?\s+)?(?:\w+\s+){0,2}?(?:unrestricted|unfiltered|jailbroken|uncensored|evil|dan)\b", _I),
-        re.compile(r"\b(?:developer|god|debug|admin|sudo|jailbreak)\s+mode\b", _I),
+        re.compile(r"\b(?:developer|god|admin|sudo|jailbreak|unrestricted)\s+mode\b", _I),
+        re.compile(r"\byou\s+are\s+(?:an?\s+)?(?:jailbroken|unrestricted|unfiltered|uncensored|evil)\s+(?:ai|assistant|model|bot)\b", _I),
         re.compile(r"\bdo\s+anything\s+now\b|\bDAN\b", 0),
         re.compile(r"\bno\s+(?:longer\s+)?(?:bound|restricted|limited)\s+by\s+(?:any\s+)?(?:rules|guidelines|policies|restrictions)", _I),
     ]),
@@ -151,4 +156,24 @@ class InjectionGuard:
                            note=f"injection score {score:.2f}" if findings else "")
 
 
-__all__ = ["FAMILIES", "InjectionGuard", "normalise", "score_text"]
+
+
+def evaluate_probes(guard: InjectionGuard, path: Path) -> dict[str, float]:
+    """Detection rate on ``label: attack`` probes and false-positive rate on ``label: benign`` ones."""
+    attacks = benign = detected = false_pos = 0
+    for lineno, row in iter_jsonl(path, "probe set"):
+        if row.get("label") not in ("attack", "benign") or not isinstance(row.get("text"), str):
+            raise ConfigError(f"{path}:{lineno}: field 'label'/'text': need label attack|benign and a text")
+        flagged = bool(guard.check(row["text"], "query").findings)
+        if row["label"] == "attack":
+            attacks += 1
+            detected += flagged
+        else:
+            benign += 1
+            false_pos += flagged
+    return {"injection.detection_rate": detected / attacks if attacks else float("nan"),
+            "injection.false_positive_rate": false_pos / benign if benign else float("nan"),
+            "injection.attacks": float(attacks), "injection.benign": float(benign)}
+
+
+__all__ = ["FAMILIES", "InjectionGuard", "evaluate_probes", "normalise", "score_text"]

@@ -64,7 +64,7 @@ class PresidioPiiGuard:
             raise BackendUnavailable(f"the PII guard needs presidio-analyzer and presidio-anonymizer: {exc}") from exc
         wanted = set(config.entities)
         ner_config = NerModelConfiguration(
-            model_to_presidio_entity_mapping={k: v for k, v in SPACY_LABELS.items() if v in wanted},
+            model_to_presidio_entity_mapping=dict(SPACY_LABELS),
             labels_to_ignore=[label for label, ent in SPACY_LABELS.items() if ent not in wanted]
             + ["CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
                "LANGUAGE"],

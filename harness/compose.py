@@ -67,6 +67,19 @@ def build_redactor(scenario: Scenario, planted_values: list[tuple[str, str]] | N
     return redact
 
 
+def injection_metrics(scenario: Scenario, chain: GuardChain) -> dict[str, float]:
+    if scenario.injection_probe is None:
+        return {}
+    from guards.injection import InjectionGuard, evaluate_probes
+
+    guard = next((g for g in chain.guards if isinstance(g, InjectionGuard)), None)
+    if guard is None:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"scenario {scenario.name}: injection_probe needs a `kind: injection` guard")
+    return evaluate_probes(guard, scenario.injection_probe.probes)
+
+
 def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchComponents]:
     def build(scenario: Scenario) -> BenchComponents:
         pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
@@ -76,7 +89,8 @@ def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchCom
             values = planted.values
         return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
                                description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
-                               redact=build_redactor(scenario, planted_values=values), planted=planted)
+                               redact=build_redactor(scenario, planted_values=values), planted=planted,
+                               extra_metrics=injection_metrics(scenario, pipeline.guards))
 
     return build
 

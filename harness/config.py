@@ -249,6 +249,17 @@ class LeakProbeConfig(StrictModel):
         return _resolve(value, info)
 
 
+class InjectionProbeConfig(StrictModel):
+    """Score the scenario's injection guard on labelled probes (attacks and benign look-alikes)."""
+
+    probes: Path = Field(description="JSONL of {id, text, label: attack|benign, category}.")
+
+    @field_validator("probes")
+    @classmethod
+    def _resolve_probes(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
 
@@ -292,6 +303,7 @@ class Scenario(StrictModel):
     pipeline: PipelineConfig = PipelineConfig()
     guards: list[GuardConfig] = []
     leak_probe: LeakProbeConfig | None = None
+    injection_probe: InjectionProbeConfig | None = None
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 

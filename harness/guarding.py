@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config import Stage
 from harness.paths import cache_dir
@@ -36,7 +36,7 @@ class Finding(BaseModel):
 
 class GuardResult(BaseModel):
     """One guard's verdict on one text. ``text`` is the text to use downstream (redacted when the action is
-    ``redact``); it is excluded from serialization so a result can be written anywhere."""
+    ``redact``); it is excluded from serialization, so a result can be written anywhere."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -45,11 +45,8 @@ class GuardResult(BaseModel):
     action: Action
     findings: list[Finding] = []
     latency_ms: float
-    text: str = ""
+    text: str = Field("", exclude=True)
     note: str = ""
-
-    def model_dump_public(self) -> dict:
-        return self.model_dump(exclude={"text"})
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.results import BenchReport, ScenarioResult
 
-METRIC_GROUPS = ("retrieval.", "answer.", "leak.", "guard.", "run.")
+METRIC_GROUPS = ("retrieval.", "answer.", "leak.", "guard.", "injection.", "run.")
 
 
 def _fmt(value: float | None) -> str:

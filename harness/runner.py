@@ -55,6 +55,7 @@ class BenchComponents:
     index_status: IndexStatus | None = None
     redact: Callable[[str], str] = field(default=lambda text: text)
     planted: PlantedValues | None = None
+    extra_metrics: dict[str, float] = field(default_factory=dict)  # scenario-level figures (injection probes)
 
 
 def available_metrics(scenario: Scenario) -> list[str]:
@@ -66,6 +67,8 @@ def available_metrics(scenario: Scenario) -> list[str]:
     names += ["run.error_rate", "run.items_scored", "guard.blocked_rate", "guard.flagged_rate"]
     if scenario.leak_probe is not None:
         names += [f"leak.{m}{suffix}" for m in LEAK_METRICS for suffix in ("", "_unguarded")]
+    if scenario.injection_probe is not None:
+        names += ["injection.detection_rate", "injection.false_positive_rate", "injection.attacks", "injection.benign"]
     return names
 
 
@@ -110,7 +113,7 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
         cited_doc_ids=[c.doc_id for c in result.citations], retrieval=retrieval, answer_scores=answer_scores,
         timings=result.timings, completion_tokens=result.generation.completion_tokens,
         finish_reason=result.generation.finish_reason, blocked=result.blocked,
-        guards=[r.model_dump_public() for r in result.guard_results], leaks=leaks,
+        guards=[r.model_dump() for r in result.guard_results], leaks=leaks,
     )
 
 
@@ -223,6 +226,7 @@ def run_scenario(
     result.n_errors = sum(1 for it in items if it.error)
     result.complete = result.aborted is None and len(items) == len(examples)
     result.metrics, result.latency = aggregate(items, scenario)
+    result.metrics.update(parts.extra_metrics)
     result.asserts = evaluate_asserts(scenario, result.metrics)
     result.passed = result.complete and all(a.passed for a in result.asserts)
     result.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
