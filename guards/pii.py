@@ -85,10 +85,6 @@ class PresidioPiiGuard:
         registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
         # Keep only the recognizers that can produce a wanted entity.
         registry.recognizers = [r for r in registry.recognizers if set(r.supported_entities) & wanted]
-        for recognizer in registry.recognizers:
-            extra = [w for e in recognizer.supported_entities for w in config.context_words.get(e, [])]
-            if extra:
-                recognizer.context = list(dict.fromkeys((recognizer.context or []) + extra))
         if config.extended_recognizers:
             from guards.recognizers import build_extended_recognizers
 
@@ -101,6 +97,10 @@ class PresidioPiiGuard:
 
             registry.add_recognizer(PatternRecognizer(supported_entity=entity, deny_list=values,
                                                       name=f"DenyList_{entity}"))
+        for recognizer in registry.recognizers:
+            extra = [w for e in recognizer.supported_entities for w in config.context_words.get(e, [])]
+            if extra:
+                recognizer.context = list(dict.fromkeys((recognizer.context or []) + extra))
         self.entities = sorted(wanted | {c.entity for c in config.custom_recognizers} | set(config.deny_list))
         self.analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
         self.anonymizer = AnonymizerEngine()

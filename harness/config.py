@@ -23,7 +23,7 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import ConfigError
 from harness.yaml_errors import load_model_from_yaml
@@ -46,6 +46,10 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
+# A path in a scenario file: relative paths are resolved against the file's folder.
+ScenarioPath = Annotated[Path, AfterValidator(_resolve)]
+
+
 # --- corpus -------------------------------------------------------------------------------------------------
 
 
@@ -61,13 +65,8 @@ class ChunkingConfig(StrictModel):
 
 
 class CorpusConfig(StrictModel):
-    paths: list[Path] = Field(min_length=1, description="Files (.md, .txt, .jsonl) or folders of them.")
+    paths: list[ScenarioPath] = Field(min_length=1, description="Files (.md, .txt, .jsonl) or folders of them.")
     chunking: ChunkingConfig = ChunkingConfig()
-
-    @field_validator("paths")
-    @classmethod
-    def _resolve_paths(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_resolve(p, info) for p in value]
 
 
 # --- pipeline backends (discriminated unions on `backend`) -----------------------------------------------------
@@ -90,12 +89,7 @@ class FaissRetrieverConfig(StrictModel):
     backend: Literal["faiss"] = "faiss"
     index: Literal["flat-ip"] = Field("flat-ip", description="Exact inner product on L2-normalised embeddings.")
     top_k: int = Field(5, ge=1, le=100)
-    index_dir: Path | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
-
-    @field_validator("index_dir")
-    @classmethod
-    def _resolve_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
 
 
 RetrieverConfig = FaissRetrieverConfig
@@ -241,23 +235,13 @@ GuardConfig = Annotated[Union[PiiGuardConfig, InjectionGuardConfig], Field(discr
 class LeakProbeConfig(StrictModel):
     """Measure how often planted personal values reach prompts and answers, with guards off and on."""
 
-    planted_values: Path = Field(description="JSONL of {doc_id, entity_type, value}: the values that must not leak.")
-
-    @field_validator("planted_values")
-    @classmethod
-    def _resolve_planted(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve(value, info)
+    planted_values: ScenarioPath = Field(description="JSONL of {doc_id, entity_type, value}: the values that must not leak.")
 
 
 class InjectionProbeConfig(StrictModel):
     """Score the scenario's injection guard on labelled probes (attacks and benign look-alikes)."""
 
-    probes: Path = Field(description="JSONL of {id, text, label: attack|benign, category}.")
-
-    @field_validator("probes")
-    @classmethod
-    def _resolve_probes(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve(value, info)
+    probes: ScenarioPath = Field(description="JSONL of {id, text, label: attack|benign, category}.")
 
 
 class ReportConfig(StrictModel):
@@ -299,18 +283,13 @@ class Scenario(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
     corpus: CorpusConfig
-    golden_set: Path
+    golden_set: ScenarioPath
     pipeline: PipelineConfig = PipelineConfig()
     guards: list[GuardConfig] = []
     leak_probe: LeakProbeConfig | None = None
     injection_probe: InjectionProbeConfig | None = None
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
-
-    @field_validator("golden_set")
-    @classmethod
-    def _resolve_golden(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve(value, info)
 
     def fingerprint(self) -> str:
         """sha256 over the validated config and the golden set's bytes: two runs with equal hashes asked the same."""

@@ -129,3 +129,13 @@ def test_a_missing_spacy_model_is_named() -> None:
 
     with pytest.raises(BackendUnavailable, match="no_such_spacy_model"):
         PresidioPiiGuard(PiiGuardConfig(spacy_model="no_such_spacy_model"))
+
+
+def test_context_words_raise_a_low_base_score_over_the_threshold() -> None:
+    text = "Rota contact: 7781 1704 22."
+    plain = PresidioPiiGuard(PiiGuardConfig(entities=["PHONE_NUMBER"], thresholds={}, score_threshold=0.5,
+                                            custom_recognizers=[CustomRecognizerConfig(entity="PHONE_NUMBER", patterns=[
+                                                PatternConfig(name="local", regex=r"\b\d{4} \d{4} \d{2}\b", score=0.3)])]))
+    assert not plain.check(text, "context").findings
+    boosted = PresidioPiiGuard(plain.config.model_copy(update={"context_words": {"PHONE_NUMBER": ["rota"]}}))
+    assert [f.entity_type for f in boosted.check(text, "context").findings] == ["PHONE_NUMBER"]
