@@ -140,6 +140,41 @@ def bench(
     raise typer.Exit(EXIT_OK if report.passed else EXIT_FAILED)
 
 
+class GateChoice(str, Enum):
+    auto = "auto"
+    asserts = "asserts"
+    regressions = "regressions"
+    both = "both"
+
+
+@app.command("eval")
+def eval_(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    baseline: Annotated[Optional[Path], typer.Option(help="A report.json to compare with (e.g. from main).")] = None,
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can regress.")] = 0.02,
+    gate: Annotated[GateChoice, typer.Option(help="What decides the exit code (auto: regressions with a baseline, else asserts).")] = GateChoice.auto,
+    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/eval-<timestamp>/.")] = Path("runs"),
+    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+) -> None:
+    """Score a golden set for CI: hygiene warnings, a bootstrap regression check against a baseline, JUnit XML
+    and a Markdown summary. Exit 1 when the gate fails."""
+    from harness.compose import build_for_bench
+    from harness.gate import run_eval
+    from harness.runner import check_asserts_known
+
+    with _exit_on_errors():
+        sc = _load(scenario, generator)
+        check_asserts_known(sc, scenario)
+        result = run_eval(sc, scenario, build=build_for_bench(_log), out_root=out_dir, baseline=baseline,
+                          tolerance=tolerance, gate=gate.value, log=_log,
+                          progress=partial(_progress_bar, sc.name))
+    typer.echo(Path(result.summary).read_text())
+    for w in result.warnings:
+        err.print(f"[yellow]warning[/yellow] {w.kind} {w.item_id}: {w.detail}")
+    err.print(f"report: {result.report}  junit: {result.junit}  summary: {result.summary}")
+    raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+
+
 @index_app.command("build")
 def index_build(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -217,6 +252,41 @@ def guard_eval(
     output.write_text(report.model_dump_json(indent=2))
     typer.echo(render_table(report))
     typer.echo(f"mapping (data set -> presidio; None = not scored): {report.mapping}")
+    err.print(f"report: {output}")
+
+
+@app.command()
+def calibrate(
+    dataset: Annotated[Path, typer.Option(help="HaluEval-style JSONL: knowledge, question, right_answer, hallucinated_answer.")],
+    output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/calibration.json"),
+) -> None:
+    """AUROC and balanced accuracy of the offline groundedness scorer, and of ragas's non-LLM metrics as
+    detectors for comparison, on labelled grounded and hallucinated answers."""
+    from harness.config import SentenceTransformersEmbedderConfig
+    from harness.eval.calibration import calibrate as run_calibration
+    from harness.eval.calibration import render_table
+    from harness.eval.groundedness import GroundednessScorer
+    from harness.pipeline.embedders import EMBEDDERS
+
+    with _exit_on_errors():
+        embedder = EMBEDDERS.build(SentenceTransformersEmbedderConfig())
+        scorer = GroundednessScorer(embedder)
+        from ragas.metrics.collections import NonLLMStringSimilarity, RougeScore, SemanticSimilarity
+
+        from harness.eval.answers import ragas_embeddings
+
+        string_sim, rouge = NonLLMStringSimilarity(), RougeScore(rouge_type="rougeL", mode="precision")
+        semantic = SemanticSimilarity(embeddings=ragas_embeddings(embedder))
+        detectors = {
+            "groundedness (rag-harden)": lambda c: 1.0 - scorer.score(c.answer, [c.context], c.question).faithfulness,
+            "ragas rougeL precision": lambda c: 1.0 - rouge.score(reference=c.context, response=c.answer).value,
+            "ragas string similarity": lambda c: 1.0 - string_sim.score(reference=c.context, response=c.answer).value,
+            "ragas semantic similarity": lambda c: 1.0 - semantic.score(reference=c.context, response=c.answer).value,
+        }
+        report = run_calibration(dataset, detectors)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report.model_dump_json(indent=2))
+    typer.echo(render_table(report))
     err.print(f"report: {output}")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.config import PiiGuardConfig, Scenario
 from harness.eval.answers import AnswerScorer
+from harness.eval.groundedness import GroundednessScorer
 from harness.eval.leaks import PlantedValues
 from harness.guarding import GuardChain
 from harness.pipeline.rag import RagPipeline, build_pipeline
@@ -90,7 +91,9 @@ def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchCom
         return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
                                description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
                                redact=build_redactor(scenario, planted_values=values), planted=planted,
-                               extra_metrics=injection_metrics(scenario, pipeline.guards))
+                               extra_metrics=injection_metrics(scenario, pipeline.guards),
+                               groundedness=GroundednessScorer(pipeline.embedder,
+                                                               scenario.hallucination.claim_threshold))
 
     return build
 

@@ -244,6 +244,17 @@ class InjectionProbeConfig(StrictModel):
     probes: ScenarioPath = Field(description="JSONL of {id, text, label: attack|benign, category}.")
 
 
+class HallucinationConfig(StrictModel):
+    """The offline groundedness scorer (harness/eval/groundedness.py) and how its score is read."""
+
+    faithfulness_threshold: float = Field(
+        0.85, ge=0.0, le=1.0,
+        description="An answer with faithfulness below this is unsupported (0.856 maximised balanced accuracy on "
+                    "the HaluEval dev split: `rag-harden calibrate`).",
+    )
+    claim_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Claims below this support are listed as unsupported.")
+
+
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
 
@@ -288,6 +299,7 @@ class Scenario(StrictModel):
     guards: list[GuardConfig] = []
     leak_probe: LeakProbeConfig | None = None
     injection_probe: InjectionProbeConfig | None = None
+    hallucination: HallucinationConfig = HallucinationConfig()
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from harness.results import BenchReport, ScenarioResult
 
-METRIC_GROUPS = ("retrieval.", "answer.", "leak.", "guard.", "injection.", "run.")
+METRIC_GROUPS = ("retrieval.", "answer.", "groundedness.", "hallucination.", "abstention.", "leak.", "guard.",
+                 "injection.", "run.")
 
 
 def _fmt(value: float | None) -> str:

@@ -45,6 +45,10 @@ class ItemResult(BaseModel):
     completion_tokens: int | None = None
     finish_reason: str | None = None
     blocked: str | None = None
+    declined: bool | None = None
+    uncited: bool | None = None
+    faithfulness: float | None = None
+    unsupported_claims: list[dict[str, Any]] = []
     guards: list[dict[str, Any]] = Field([], description="Guard results: types, positions and salted hashes only.")
     leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
     error: str | None = None

@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.config import Scenario
 from harness.errors import BackendUnavailable, ConfigError, HardenError
+from harness.eval.abstention import is_declined, is_uncited
 from harness.eval.answers import ANSWER_METRICS
 from harness.eval.latency import summarize
 from harness.eval.leaks import PlantedValues
@@ -30,6 +31,10 @@ from harness.results import AssertResult, ItemResult, RetrievedRef, ScenarioResu
 
 STAGES = ("embed", "search", "generate", "total", "guard_query", "guard_context", "guard_answer")
 LEAK_METRICS = ("rate", "prompt_rate", "answer_rate")
+HALLUCINATION_METRICS = (
+    "groundedness.faithfulness_mean", "hallucination.unsupported_rate", "hallucination.answered_unanswerable_rate",
+    "abstention.unanswerable_declined_rate", "abstention.answerable_declined_rate", "abstention.uncited_rate",
+)
 _CITATION_MARK = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
 
 
@@ -39,6 +44,10 @@ class AnswersPipeline(Protocol):
 
 class ScoresAnswers(Protocol):
     def score(self, reference: str, response: str) -> dict[str, float]: ...
+
+
+class ScoresGroundedness(Protocol):
+    def score(self, answer: str, passages: Sequence[str], question: str = "") -> Any: ...
 
 
 class Progress(Protocol):
@@ -56,6 +65,7 @@ class BenchComponents:
     redact: Callable[[str], str] = field(default=lambda text: text)
     planted: PlantedValues | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)  # scenario-level figures (injection probes)
+    groundedness: ScoresGroundedness | None = None
 
 
 def available_metrics(scenario: Scenario) -> list[str]:
@@ -65,6 +75,7 @@ def available_metrics(scenario: Scenario) -> list[str]:
     names += [f"answer.{m}" for m in ANSWER_METRICS]
     names += [f"latency.{s}.{p}_ms" for s in STAGES for p in ("p50", "p95", "p99", "mean")]
     names += ["run.error_rate", "run.items_scored", "guard.blocked_rate", "guard.flagged_rate"]
+    names += [f"{m}" for m in HALLUCINATION_METRICS]
     if scenario.leak_probe is not None:
         names += [f"leak.{m}{suffix}" for m in LEAK_METRICS for suffix in ("", "_unguarded")]
     if scenario.injection_probe is not None:
@@ -100,6 +111,15 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
     answer_scores = None
     if example.answerable and example.reference:
         answer_scores = parts.scorer.score(example.reference, strip_citations(result.answer))
+    declined = is_declined(result.answer) or result.blocked is not None
+    faithfulness, unsupported = None, []
+    if parts.groundedness is not None and not declined:
+        g = parts.groundedness.score(strip_citations(result.answer), [p.text for p in result.passages],
+                                     example.user_input)
+        faithfulness = g.faithfulness
+        unsupported = [{"claim": parts.redact(c.claim), "support": c.support,
+                        "novel_terms": [parts.redact(t) for t in c.novel_terms],
+                        "compared_with": parts.redact(c.best_sentence)} for c in g.unsupported]
     leaks = None
     if parts.planted is not None:
         prompt, answer = _leaks(parts.planted, result)
@@ -112,7 +132,8 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
                    for p in result.passages],
         cited_doc_ids=[c.doc_id for c in result.citations], retrieval=retrieval, answer_scores=answer_scores,
         timings=result.timings, completion_tokens=result.generation.completion_tokens,
-        finish_reason=result.generation.finish_reason, blocked=result.blocked,
+        finish_reason=result.generation.finish_reason, blocked=result.blocked, declined=declined,
+        uncited=is_uncited(result.answer), faithfulness=faithfulness, unsupported_claims=unsupported,
         guards=[r.model_dump() for r in result.guard_results], leaks=leaks,
     )
 
@@ -141,6 +162,7 @@ def aggregate(items: Sequence[ItemResult], scenario: Scenario) -> tuple[dict[str
         latency[stage] = stats
         for p in ("p50", "p95", "p99", "mean"):
             metrics[f"latency.{stage}.{p}_ms"] = getattr(stats, f"{p}_ms")
+    metrics.update(hallucination_metrics(ok, scenario.hallucination.faithfulness_threshold))
     metrics["guard.blocked_rate"] = sum(1 for it in ok if it.blocked) / len(ok) if ok else None
     metrics["guard.flagged_rate"] = (sum(1 for it in ok if any(g["findings"] for g in it.guards)) / len(ok)
                                      if ok else None)
@@ -156,6 +178,27 @@ def aggregate(items: Sequence[ItemResult], scenario: Scenario) -> tuple[dict[str
     metrics["run.error_rate"] = (len(items) - len(ok)) / len(items) if items else None
     metrics["run.items_scored"] = float(len(ok))
     return metrics, latency
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return hits / n if n else None
+
+
+def hallucination_metrics(items: Sequence[ItemResult], threshold: float) -> dict[str, float | None]:
+    """Unsupported answers and answered-unanswerable items, counted separately."""
+    answerable = [it for it in items if it.answerable]
+    unanswerable = [it for it in items if not it.answerable]
+    answered = [it for it in answerable if not it.declined and it.faithfulness is not None]
+    return {
+        "groundedness.faithfulness_mean": _mean(it.faithfulness for it in answered),
+        "hallucination.unsupported_rate": _rate(sum(1 for it in answered if it.faithfulness < threshold), len(answered)),
+        "hallucination.answered_unanswerable_rate": _rate(sum(1 for it in unanswerable if not it.declined),
+                                                          len(unanswerable)),
+        "abstention.unanswerable_declined_rate": _rate(sum(1 for it in unanswerable if it.declined), len(unanswerable)),
+        "abstention.answerable_declined_rate": _rate(sum(1 for it in answerable if it.declined), len(answerable)),
+        "abstention.uncited_rate": _rate(sum(1 for it in items if not it.declined and it.uncited),
+                                         sum(1 for it in items if not it.declined)),
+    }
 
 
 def evaluate_asserts(scenario: Scenario, metrics: dict[str, float | None]) -> list[AssertResult]:

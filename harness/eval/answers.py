@@ -15,7 +15,7 @@ from harness.pipeline.protocols import Embedder
 ANSWER_METRICS = ("string_similarity", "rouge_l", "semantic_similarity")
 
 
-def _ragas_embeddings(embedder: Embedder) -> Any:
+def ragas_embeddings(embedder: Embedder) -> Any:
     """Wrap the pipeline's embedder in ragas's embedding interface, so ragas uses the same local model."""
     from ragas.embeddings.base import BaseRagasEmbedding
 
@@ -36,7 +36,7 @@ class AnswerScorer:
         self._metrics = {
             "string_similarity": NonLLMStringSimilarity(),
             "rouge_l": RougeScore(rouge_type="rougeL", mode="fmeasure"),
-            "semantic_similarity": SemanticSimilarity(embeddings=_ragas_embeddings(embedder)),
+            "semantic_similarity": SemanticSimilarity(embeddings=ragas_embeddings(embedder)),
         }
 
     def score(self, reference: str, response: str) -> dict[str, float]:
@@ -47,4 +47,4 @@ class AnswerScorer:
         return scores
 
 
-__all__ = ["ANSWER_METRICS", "AnswerScorer"]
+__all__ = ["ANSWER_METRICS", "AnswerScorer", "ragas_embeddings"]
