@@ -33,7 +33,7 @@ _STOP = frozenset(
     "i if in into is it its itself me my no nor not of on or our ours she so than that the their them then there "
     "these they this those to too was we were what when where which while who whom whose why will with would you "
     "your also about after before over under up down out very just only any all some such each other more most "
-    "own same both few between through during above below again further once here s t yes".split()
+    "own same both few between through during above below again further once here s t yes per via".split()
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _NUMBER = re.compile(r"\b\d[\d,.:/\-]*\b")
@@ -54,7 +54,10 @@ def _stem(word: str) -> str:
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
     if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-        return w[:-1]
+        w = w[:-1]
+    for suffix, keep in (("ly", 4), ("ing", 4), ("ed", 4)):  # nightly/night, booking/book, booked/book
+        if w.endswith(suffix) and len(w) - len(suffix) >= keep:
+            return w[: -len(suffix)]
     return w
 
 
