@@ -101,6 +101,7 @@ def bench(
     out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/<timestamp>/.")] = Path("runs"),
     limit: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N golden items.")] = None,
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the judge's on-disk cache.")] = False,
 ) -> None:
     """Run each scenario's golden set through its pipeline, score it, and write one launch-gap report."""
     from harness.compose import build_for_bench
@@ -118,8 +119,9 @@ def bench(
         _log(f"writing to {run_dir}")
         try:
             for path, scenario in loaded:
-                result = run_scenario(scenario, path, run_dir / scenario.name, build=build_for_bench(_log),
-                                      limit=limit, progress=partial(_progress_bar, scenario.name), log=_log)
+                build = build_for_bench(_log, use_cache=not no_cache)
+                result = run_scenario(scenario, path, run_dir / scenario.name, build=build, limit=limit,
+                                      progress=partial(_progress_bar, scenario.name), log=_log)
                 report.scenarios.append(result)
                 write_report(report, run_dir)
         except KeyboardInterrupt as exc:
@@ -155,6 +157,7 @@ def eval_(
     gate: Annotated[GateChoice, typer.Option(help="What decides the exit code (auto: regressions with a baseline, else asserts).")] = GateChoice.auto,
     out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/eval-<timestamp>/.")] = Path("runs"),
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the judge's on-disk cache.")] = False,
 ) -> None:
     """Score a golden set for CI: hygiene warnings, a bootstrap regression check against a baseline, JUnit XML
     and a Markdown summary. Exit 1 when the gate fails."""
@@ -165,7 +168,7 @@ def eval_(
     with _exit_on_errors():
         sc = _load(scenario, generator)
         check_asserts_known(sc, scenario)
-        result = run_eval(sc, scenario, build=build_for_bench(_log), out_root=out_dir, baseline=baseline,
+        result = run_eval(sc, scenario, build=build_for_bench(_log, use_cache=not no_cache), out_root=out_dir, baseline=baseline,
                           tolerance=tolerance, gate=gate.value, log=_log,
                           progress=partial(_progress_bar, sc.name))
     typer.echo(Path(result.summary).read_text())

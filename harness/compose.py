@@ -81,7 +81,15 @@ def injection_metrics(scenario: Scenario, chain: GuardChain) -> dict[str, float]
     return evaluate_probes(guard, scenario.injection_probe.probes)
 
 
-def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchComponents]:
+def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
+    if scenario.judge is None:
+        return None
+    from harness.eval.judge import JudgeScorer
+
+    return JudgeScorer(scenario.judge, embedder, use_cache=use_cache)
+
+
+def build_for_bench(log: Callable[[str], None], use_cache: bool = True) -> Callable[[Scenario], BenchComponents]:
     def build(scenario: Scenario) -> BenchComponents:
         pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
         planted = values = None
@@ -93,7 +101,8 @@ def build_for_bench(log: Callable[[str], None]) -> Callable[[Scenario], BenchCom
                                redact=build_redactor(scenario, planted_values=values), planted=planted,
                                extra_metrics=injection_metrics(scenario, pipeline.guards),
                                groundedness=GroundednessScorer(pipeline.embedder,
-                                                               scenario.hallucination.claim_threshold))
+                                                               scenario.hallucination.claim_threshold),
+                               judge=build_judge(scenario, pipeline.embedder, use_cache))
 
     return build
 

@@ -255,6 +255,31 @@ class HallucinationConfig(StrictModel):
     claim_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Claims below this support are listed as unsupported.")
 
 
+JudgeMetric = Literal["faithfulness", "factual_correctness", "response_relevancy", "context_precision", "context_recall"]
+
+
+class JudgeConfig(StrictModel):
+    """An LLM judge behind an OpenAI-compatible endpoint (e.g. `vllm serve`), for ragas's LLM metrics. There is
+    no default endpoint: without this block no judge runs, and nothing falls back to a cloud API."""
+
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    model: str
+    api_key_env: str | None = None
+    metrics: list[JudgeMetric] = Field(
+        default_factory=lambda: ["faithfulness", "factual_correctness", "response_relevancy", "context_precision",
+                                 "context_recall"], min_length=1)
+    max_tokens: int = Field(1024, ge=16, le=32_768)
+    timeout_s: float = Field(120.0, gt=0, le=3600)
+    cache: bool = Field(True, description="Cache judge calls on disk by a hash of model, prompt and parameters.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
 
@@ -300,6 +325,7 @@ class Scenario(StrictModel):
     leak_probe: LeakProbeConfig | None = None
     injection_probe: InjectionProbeConfig | None = None
     hallucination: HallucinationConfig = HallucinationConfig()
+    judge: JudgeConfig | None = None
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.results import BenchReport, ScenarioResult
 
-METRIC_GROUPS = ("retrieval.", "answer.", "groundedness.", "hallucination.", "abstention.", "leak.", "guard.",
+METRIC_GROUPS = ("retrieval.", "answer.", "judge.", "groundedness.", "hallucination.", "abstention.", "leak.", "guard.",
                  "injection.", "run.")
 
 

@@ -49,6 +49,7 @@ class ItemResult(BaseModel):
     uncited: bool | None = None
     faithfulness: float | None = None
     unsupported_claims: list[dict[str, Any]] = []
+    judge_scores: dict[str, float] | None = None
     guards: list[dict[str, Any]] = Field([], description="Guard results: types, positions and salted hashes only.")
     leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
     error: str | None = None

@@ -66,6 +66,7 @@ class BenchComponents:
     planted: PlantedValues | None = None
     extra_metrics: dict[str, float] = field(default_factory=dict)  # scenario-level figures (injection probes)
     groundedness: ScoresGroundedness | None = None
+    judge: Any = None  # harness.eval.judge.JudgeScorer when the scenario configures a judge
 
 
 def available_metrics(scenario: Scenario) -> list[str]:
@@ -78,6 +79,8 @@ def available_metrics(scenario: Scenario) -> list[str]:
     names += [f"{m}" for m in HALLUCINATION_METRICS]
     if scenario.leak_probe is not None:
         names += [f"leak.{m}{suffix}" for m in LEAK_METRICS for suffix in ("", "_unguarded")]
+    if scenario.judge is not None:
+        names += [f"judge.{m}" for m in scenario.judge.metrics]
     if scenario.injection_probe is not None:
         names += ["injection.detection_rate", "injection.false_positive_rate", "injection.attacks", "injection.benign"]
     return names
@@ -120,6 +123,11 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
         unsupported = [{"claim": parts.redact(c.claim), "support": c.support,
                         "novel_terms": [parts.redact(t) for t in c.novel_terms],
                         "compared_with": parts.redact(c.best_sentence)} for c in g.unsupported]
+    judge_scores = None
+    if parts.judge is not None and result.blocked is None:
+        judge_scores = parts.judge.score(example.user_input, strip_citations(result.answer),
+                                         [p.text for p in result.passages],
+                                         example.reference if example.answerable else None)
     leaks = None
     if parts.planted is not None:
         prompt, answer = _leaks(parts.planted, result)
@@ -134,6 +142,7 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
         timings=result.timings, completion_tokens=result.generation.completion_tokens,
         finish_reason=result.generation.finish_reason, blocked=result.blocked, declined=declined,
         uncited=is_uncited(result.answer), faithfulness=faithfulness, unsupported_claims=unsupported,
+        judge_scores=judge_scores,
         guards=[r.model_dump() for r in result.guard_results], leaks=leaks,
     )
 
@@ -163,6 +172,9 @@ def aggregate(items: Sequence[ItemResult], scenario: Scenario) -> tuple[dict[str
         for p in ("p50", "p95", "p99", "mean"):
             metrics[f"latency.{stage}.{p}_ms"] = getattr(stats, f"{p}_ms")
     metrics.update(hallucination_metrics(ok, scenario.hallucination.faithfulness_threshold))
+    if scenario.judge is not None:
+        for name in scenario.judge.metrics:
+            metrics[f"judge.{name}"] = _mean(it.judge_scores.get(name) for it in ok if it.judge_scores)
     metrics["guard.blocked_rate"] = sum(1 for it in ok if it.blocked) / len(ok) if ok else None
     metrics["guard.flagged_rate"] = (sum(1 for it in ok if any(g["findings"] for g in it.guards)) / len(ok)
                                      if ok else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -153,3 +154,75 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --- a rule-based LLM judge behind a real OpenAI-compatible endpoint ------------------------------------------------
+
+_JUDGE_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def _supported(sentence: str, context: str) -> bool:
+    words = set(_JUDGE_WORD.findall(sentence.lower()))
+    return bool(words) and len(words & set(_JUDGE_WORD.findall(context.lower()))) / len(words) >= 0.8
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text or "") if s.strip()]
+
+
+def _instance(schema: dict, defs: dict, name: str, inputs: dict) -> Any:
+    """A valid instance of ``schema`` whose values follow simple rules on the prompt's inputs: statements are the
+    sentences of the answer, a verdict is 1 when the statement's words are in the context. Deterministic."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].split("/")[-1]]
+    if "anyOf" in schema:
+        schema = next(s for s in schema["anyOf"] if s.get("type") != "null")
+    kind = schema.get("type")
+    context = inputs.get("context") or " ".join(inputs.get("retrieved_contexts", []) or [])
+    text = inputs.get("answer") or inputs.get("response") or inputs.get("reference") or inputs.get("text") or ""
+    if kind == "object":
+        return {key: _instance(sub, defs, key, inputs) for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        items = schema.get("items", {})
+        sources = inputs.get("statements") or _sentences(text)
+        if items.get("type") == "string" or (items.get("$ref") is None and "properties" not in items):
+            return list(sources)
+        return [_instance(items, defs, name, {**inputs, "_statement": s}) for s in sources]
+    if kind == "integer":
+        if name in ("verdict", "attributed"):
+            return int(_supported(inputs.get("_statement") or text, context))
+        return 0
+    if kind == "number":
+        return 0.0
+    if kind == "boolean":
+        return False
+    if name in ("statement", "claim"):
+        return inputs.get("_statement", "")
+    if name == "question":
+        return inputs.get("response", "")
+    return "rule-based judgement"
+
+
+def judge_app() -> Any:
+    """An OpenAI-compatible chat endpoint that answers ragas's structured prompts (JSON schema in the system
+    message, inputs after ``input:``) with rule-based, deterministic JSON. ``app.state.calls`` counts requests."""
+    app = FastAPI()
+    app.state.calls = 0
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request) -> JSONResponse:
+        app.state.calls += 1
+        body = await request.json()
+        system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+        user = body["messages"][-1]["content"]
+        schema = json.loads(system[system.index("{"): system.rindex("}") + 1])
+        raw = user[user.rindex("input: ") + len("input: "): user.rindex("Output:")].strip()
+        inputs = json.loads(raw) if raw.startswith("{") else {}
+        content = json.dumps(_instance(schema, schema.get("$defs", {}), "", inputs))
+        return JSONResponse({
+            "id": "judge", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        })
+
+    return app

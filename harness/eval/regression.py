@@ -27,6 +27,8 @@ def item_value(item: ItemResult, metric: str, faithfulness_threshold: float) -> 
         return None if item.retrieval is None else item.retrieval.get(name)
     if group == "answer":
         return None if item.answer_scores is None else item.answer_scores.get(name)
+    if group == "judge":
+        return None if item.judge_scores is None else item.judge_scores.get(name)
     answered = item.answerable and not item.declined and item.faithfulness is not None
     if metric == "groundedness.faithfulness_mean":
         return item.faithfulness if answered else None
@@ -98,7 +100,7 @@ def compare(metric: str, baseline: Sequence[ItemResult], current: Sequence[ItemR
 
 def gated_metrics(names: Sequence[str]) -> list[str]:
     """The run-level metrics that are means of per-item values, and so can be compared item by item."""
-    prefixes = ("retrieval.", "answer.", "groundedness.", "hallucination.", "abstention.")
+    prefixes = ("retrieval.", "answer.", "judge.", "groundedness.", "hallucination.", "abstention.")
     return [n for n in names if n.startswith(prefixes) and n != "abstention.uncited_rate"]
 
 
