@@ -143,6 +143,8 @@ class PromptConfig(StrictModel):
         None, ge=1, le=100,
         description="Show only the best N retrieved passages to the generator (retrieval is still scored on top_k).",
     )
+    closed_book: bool = Field(
+        False, description="Send the question without any passages: a closed-book baseline of what retrieval adds.")
 
 
 class PipelineConfig(StrictModel):

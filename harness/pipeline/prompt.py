@@ -38,7 +38,7 @@ def format_passages(passages: Sequence[Passage], max_chars: int) -> str:
 def build_messages(question: str, passages: Sequence[Passage], config: PromptConfig) -> list[dict[str, str]]:
     """The system instructions, then the numbered context and the question. Only the first
     ``config.max_passages`` passages are shown when it is set; numbering matches :class:`Passage.number`."""
-    shown = passages[: config.max_passages] if config.max_passages else passages
+    shown = [] if config.closed_book else (passages[: config.max_passages] if config.max_passages else passages)
     context = format_passages(shown, config.max_passage_chars) if shown else "(no passages were retrieved)"
     return [{"role": "system", "content": config.system},
             {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}]

@@ -62,6 +62,8 @@ def test_prompt_numbers_passages_and_asks_for_citations_and_abstention() -> None
     assert "[1] text 1\n[2] text 2\n[3] text 3" in user and user.endswith("Question: Why?")
     shown = build_messages("Why?", passages(), PromptConfig(max_passages=2))[1]["content"]
     assert "[2] text 2" in shown and "[3]" not in shown
+    closed = build_messages("Why?", passages(), PromptConfig(closed_book=True))[1]["content"]
+    assert "text 1" not in closed and "no passages" in closed
     headed = [passages()[0].model_copy(update={"text": "# Travel policy\n\nHotels cost"})]
     assert "[1] Travel policy\n\nHotels cost" in build_messages("q", headed, PromptConfig())[1]["content"]
     long = [passages()[0].model_copy(update={"text": "y" * 5000})]
