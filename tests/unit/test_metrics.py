@@ -13,9 +13,9 @@ from harness.runner import strip_citations
 
 
 def test_metric_ks() -> None:
-    assert metric_ks(5) == [1, 3, 5]
-    assert metric_ks(4) == [1, 3, 4]
-    assert metric_ks(1) == [1]
+    assert metric_ks(5) == [1, 3, 5, 10]
+    assert metric_ks(4) == [1, 3, 4, 5, 10]
+    assert metric_ks(1) == [1, 3, 5, 10]
     assert metric_ks(20) == [1, 3, 5, 10, 20]
 
 
