@@ -50,6 +50,15 @@ def _resolve(value: Path, info: ValidationInfo) -> Path:
 ScenarioPath = Annotated[Path, AfterValidator(_resolve)]
 
 
+def _http_base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
+HttpBaseUrl = Annotated[str, AfterValidator(_http_base_url)]
+
+
 # --- corpus -------------------------------------------------------------------------------------------------
 
 
@@ -106,19 +115,12 @@ class TransformersGeneratorConfig(StrictModel):
 
 class OpenAIGeneratorConfig(StrictModel):
     backend: Literal["openai"] = "openai"
-    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `vllm serve`.")
+    base_url: HttpBaseUrl = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `vllm serve`.")
     model: str
     api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
     max_tokens: int = Field(256, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0, le=3600)
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 class ExtractiveGeneratorConfig(StrictModel):
@@ -264,7 +266,7 @@ class JudgeConfig(StrictModel):
     """An LLM judge behind an OpenAI-compatible endpoint (e.g. `vllm serve`), for ragas's LLM metrics. There is
     no default endpoint: without this block no judge runs, and nothing falls back to a cloud API."""
 
-    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+    base_url: HttpBaseUrl = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
     model: str
     api_key_env: str | None = None
     metrics: list[JudgeMetric] = Field(
@@ -273,13 +275,6 @@ class JudgeConfig(StrictModel):
     max_tokens: int = Field(1024, ge=16, le=32_768)
     timeout_s: float = Field(120.0, gt=0, le=3600)
     cache: bool = Field(True, description="Cache judge calls on disk by a hash of model, prompt and parameters.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
 
 
 class ReportConfig(StrictModel):
