@@ -294,6 +294,27 @@ def calibrate(
 
 
 @app.command()
+def serve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (its `serve:` block sets limits).")],
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default from the scenario: 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default from the scenario: 8080).")] = None,
+    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+) -> None:
+    """Serve the scenario's guarded pipeline over HTTP: /v1/query, /v1/chat/completions, /healthz, /readyz, /metrics."""
+    import uvicorn
+
+    from harness.compose import build_guard_chain
+    from harness.pipeline.rag import build_pipeline
+    from harness.serve import create_app
+
+    with _exit_on_errors():
+        sc = _load(scenario, generator)
+    app_ = create_app(sc.serve, lambda: build_pipeline(sc, log=_log, guards=build_guard_chain(sc)))
+    uvicorn.run(app_, host=host or sc.serve.host, port=port if port is not None else sc.serve.port,
+                log_level="info", timeout_graceful_shutdown=int(sc.serve.request_timeout_s))
+
+
+@app.command()
 def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:

@@ -277,6 +277,18 @@ class JudgeConfig(StrictModel):
     cache: bool = Field(True, description="Cache judge calls on disk by a hash of model, prompt and parameters.")
 
 
+class ServeConfig(StrictModel):
+    """`rag-harden serve`: admission control that sheds load instead of queueing without bound."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_concurrency: int = Field(2, ge=1, le=1024, description="Requests answered at once (pipeline threads).")
+    max_queue: int = Field(16, ge=0, le=100_000, description="Requests allowed to wait; beyond it: 429 + Retry-After.")
+    request_timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request, queueing included; then 504.")
+    max_body_bytes: int = Field(65_536, ge=1024, le=10_000_000)
+    retry_after_s: int = Field(1, ge=1, le=3600)
+
+
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
 
@@ -323,6 +335,7 @@ class Scenario(StrictModel):
     injection_probe: InjectionProbeConfig | None = None
     hallucination: HallucinationConfig = HallucinationConfig()
     judge: JudgeConfig | None = None
+    serve: ServeConfig = ServeConfig()
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 

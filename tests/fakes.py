@@ -226,3 +226,36 @@ def judge_app() -> Any:
         })
 
     return app
+
+
+class SlowGenerator:
+    """Answers after ``delay_s`` seconds (a generator of fixed latency), citing passage [1]."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        import time
+
+        time.sleep(self.delay_s)
+        return Generation(text="A fixed answer [1].", completion_tokens=4, prompt_tokens=20, finish_reason="stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "fake-slow", "delay_s": self.delay_s}
+
+
+def small_pipeline(generator: Any, guards: Any = None) -> Any:
+    """A real RagPipeline (faiss flat index) over a few demo documents with the hashing embedder."""
+    from pathlib import Path
+
+    from harness.config import ChunkingConfig, PipelineConfig
+    from harness.pipeline.documents import chunk_documents, load_documents
+    from harness.pipeline.faiss_index import FlatIPIndex
+    from harness.pipeline.rag import RagPipeline
+
+    corpus = Path(__file__).resolve().parent.parent / "golden_sets" / "demo_corpus" / "policies"
+    chunks = chunk_documents(load_documents([corpus]), ChunkingConfig())
+    embedder = HashingEmbedder()
+    index = FlatIPIndex.from_vectors(embedder.embed([c.text for c in chunks], kind="passage"))
+    return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator, config=PipelineConfig(),
+                       guards=guards)
