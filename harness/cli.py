@@ -315,6 +315,28 @@ def serve(
 
 
 @app.command()
+def load(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `load:` block.")],
+    target: Annotated[Optional[str], typer.Option(help="Base URL to load (default: the scenario's, else the local serve).")] = None,
+    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/load-<timestamp>/.")] = Path("runs"),
+) -> None:
+    """Load-test a RAG endpoint with locust (open or closed loop) and check the latency SLOs and answer quality."""
+    from bench.load.report import answer_quality_scorer, write_load_report
+    from bench.load.runner import run_load, slo_checks
+
+    with _exit_on_errors():
+        sc = _load(scenario)
+        if sc.load is None:
+            raise ConfigError(f"{scenario}: no `load:` block")
+        result = run_load(sc, target=target, score_answers=answer_quality_scorer(sc))
+    checks = slo_checks(sc, result)
+    files = write_load_report(result, checks, out_dir)
+    typer.echo(files["md"].read_text())
+    err.print(f"report: {files['json']}  {files['md']}")
+    raise typer.Exit(EXIT_OK if all(passed for *_, passed in checks) else EXIT_FAILED)
+
+
+@app.command()
 def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:

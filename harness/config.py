@@ -289,6 +289,51 @@ class ServeConfig(StrictModel):
     retry_after_s: int = Field(1, ge=1, le=3600)
 
 
+class LoadStage(StrictModel):
+    """One stage of a load test. Open loop: ``rate`` requests per second (ramping linearly from ``ramp_from``
+    when given). Closed loop: ``users`` concurrent users sending back to back."""
+
+    duration_s: float = Field(gt=0, le=600)
+    rate: float | None = Field(None, gt=0, le=10_000)
+    ramp_from: float | None = Field(None, ge=0, le=10_000)
+    users: int | None = Field(None, ge=1, le=1000)
+
+
+class LoadSLO(StrictModel):
+    p95_ms: float | None = Field(None, gt=0)
+    p99_ms: float | None = Field(None, gt=0)
+    goodput_ms: float = Field(2000.0, gt=0, description="A request is 'good' when it succeeds within this latency.")
+
+
+class LoadConfig(StrictModel):
+    """`rag-harden load`: bounded, loopback-by-default load with locust, latency from raw samples."""
+
+    target: HttpBaseUrl | None = Field(None, description="Base URL; default the local `serve` (http://127.0.0.1:<serve.port>).")
+    request: Literal["query", "chat", "template"] = "query"
+    path: str = Field("/v1/query", description="Request path for `template` targets.")
+    template: dict[str, Any] = Field({"question": "{question}"}, description="JSON body; '{question}' is replaced.")
+    answer_field: str = Field("answer", description="Dot path of the answer in the response JSON (template targets).")
+    model: Literal["open", "closed"] = "open"
+    arrival: Literal["constant", "poisson"] = "poisson"
+    stages: list[LoadStage] = Field(min_length=1)
+    max_requests: int = Field(2000, ge=1, le=100_000)
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    seed: int = 0
+    slo: LoadSLO = LoadSLO()
+    quality_sample: int = Field(20, ge=0, le=10_000, description="Golden answers scored for quality under load.")
+
+    @model_validator(mode="after")
+    def _stages_match_model(self) -> LoadConfig:
+        for i, stage in enumerate(self.stages):
+            if self.model == "open" and stage.rate is None:
+                raise ValueError(f"stages.{i}: an open-loop stage needs `rate`")
+            if self.model == "closed" and stage.users is None:
+                raise ValueError(f"stages.{i}: a closed-loop stage needs `users`")
+        if sum(s.duration_s for s in self.stages) > 600:
+            raise ValueError("a load test is bounded to 600 s in all")
+        return self
+
+
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
 
@@ -336,6 +381,7 @@ class Scenario(StrictModel):
     hallucination: HallucinationConfig = HallucinationConfig()
     judge: JudgeConfig | None = None
     serve: ServeConfig = ServeConfig()
+    load: LoadConfig | None = None
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 

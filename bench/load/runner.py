@@ -1,0 +1,139 @@
+"""Run a load test (locust in its own process) and summarise its raw samples.
+
+Latency is measured from each request's *scheduled* send time in open-loop runs, so a server that stalls cannot
+hide its slow responses (coordinated omission); p50/p95/p99 come from the raw samples, not locust's buckets.
+Goodput is the share of scheduled requests that succeeded within ``slo.goodput_ms``. A sample of golden questions
+answered during the load is scored like in ``bench`` (ragas semantic similarity), to show whether answers
+degrade under load. The samples file (it holds answers) lives in a temporary folder and is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from bench.load.schedule import arrival_times
+from harness.config import Scenario
+from harness.errors import BackendUnavailable
+from harness.eval.latency import LatencyStats, summarize
+from harness.golden import load_golden_set
+
+
+class LoadResult(BaseModel):
+    scenario: str
+    target: str
+    model: str
+    n_scheduled: int
+    n_completed: int
+    duration_s: float
+    offered_rps: float
+    achieved_rps: float
+    latency: LatencyStats
+    service_time: LatencyStats
+    metrics: dict[str, float | None]
+    over_time: list[dict[str, float | int | None]]
+    errors: dict[str, int]
+    locust: dict[str, Any]
+
+
+def default_target(scenario: Scenario) -> str:
+    return f"http://127.0.0.1:{scenario.serve.port}"
+
+
+def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Callable[[list[tuple[str, str]]], float | None]
+             | None = None) -> LoadResult:
+    cfg = scenario.load
+    assert cfg is not None
+    target = (target or cfg.target or default_target(scenario)).rstrip("/")
+    golden = load_golden_set(scenario.golden_set)
+    questions = [g.user_input for g in golden]
+    schedule = arrival_times(cfg.stages, cfg.arrival, cfg.seed, cfg.max_requests) if cfg.model == "open" else []
+    path = {"query": "/v1/query", "chat": "/v1/chat/completions"}.get(cfg.request, cfg.path)
+    job = {"target": target, "request": cfg.request, "path": path, "template": cfg.template,
+           "answer_field": cfg.answer_field, "model": cfg.model, "schedule": schedule,
+           "stages": [s.model_dump() for s in cfg.stages], "questions": questions, "timeout_s": cfg.timeout_s,
+           "max_requests": cfg.max_requests}
+    total_s = sum(s.duration_s for s in cfg.stages)
+    with tempfile.TemporaryDirectory(prefix="rag-harden-load-") as tmp:
+        job_path, samples_path = Path(tmp) / "job.json", Path(tmp) / "samples.jsonl"
+        job_path.write_text(json.dumps(job))
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "bench.load.worker", str(job_path), str(samples_path)],
+                              capture_output=True, text=True, timeout=total_s + cfg.timeout_s + 120,
+                              cwd=Path(__file__).resolve().parents[2])
+        wall = time.monotonic() - started
+        if proc.returncode != 0:
+            raise BackendUnavailable(f"the load generator failed (exit {proc.returncode}): {proc.stderr[-800:]}")
+        samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line]
+        locust = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+        answered = [(questions[s["index"] % len(questions)], s["answer"]) for s in samples if s["ok"]]
+    if not samples:
+        raise BackendUnavailable(f"no request reached {target}")
+    if all(s["status"] == 0 for s in samples):
+        raise BackendUnavailable(f"cannot reach load target {target}: {samples[0]['error']}")
+    return summarise(scenario, target, samples, schedule, total_s, wall, locust, answered, score_answers)
+
+
+def summarise(scenario: Scenario, target: str, samples: list[dict], schedule: list[float], total_s: float,
+              wall_s: float, locust: dict, answered: list[tuple[str, str]],
+              score_answers: Callable[[list[tuple[str, str]]], float | None] | None) -> LoadResult:
+    cfg = scenario.load
+    assert cfg is not None
+    latency_ms = [(s["end_s"] - s["scheduled_s"]) * 1e3 for s in samples]
+    service_ms = [(s["end_s"] - s["start_s"]) * 1e3 for s in samples]
+    ok = [s for s in samples if s["ok"]]
+    good = sum(1 for s, lat in zip(samples, latency_ms) if s["ok"] and lat <= cfg.slo.goodput_ms)
+    n_scheduled = len(schedule) if cfg.model == "open" else len(samples)
+    duration = max(total_s, max(s["end_s"] for s in samples))
+    errors: dict[str, int] = {}
+    for s in samples:
+        if not s["ok"]:
+            key = f"HTTP {s['status']}" if s["status"] else "transport"
+            errors[key] = errors.get(key, 0) + 1
+    over_time = []
+    for second in range(int(np.ceil(duration))):
+        window = [lat for s, lat in zip(samples, latency_ms) if second <= s["scheduled_s"] < second + 1]
+        stats = summarize(window)
+        over_time.append({"t_s": second, "sent": len(window), "p50_ms": stats.p50_ms, "p95_ms": stats.p95_ms})
+    stats = summarize(latency_ms)
+    quality = None
+    if score_answers is not None and cfg.quality_sample and answered:
+        quality = score_answers(answered[: cfg.quality_sample])
+    metrics = {
+        "load.p50_ms": stats.p50_ms, "load.p95_ms": stats.p95_ms, "load.p99_ms": stats.p99_ms,
+        "load.error_rate": 1 - len(ok) / len(samples), "load.goodput": good / max(n_scheduled, 1),
+        "load.offered_rps": n_scheduled / total_s if cfg.model == "open" else None,
+        "load.achieved_rps": len(ok) / duration, "load.answer.semantic_similarity": quality,
+    }
+    return LoadResult(scenario=scenario.name, target=target, model=cfg.model, n_scheduled=n_scheduled,
+                      n_completed=len(samples), duration_s=duration, offered_rps=metrics["load.offered_rps"] or 0.0,
+                      achieved_rps=metrics["load.achieved_rps"], latency=stats, service_time=summarize(service_ms),
+                      metrics=metrics, over_time=over_time, errors=errors, locust=locust)
+
+
+def slo_checks(scenario: Scenario, result: LoadResult) -> list[tuple[str, float | None, str, bool]]:
+    """(metric, value, bound, passed) for the `slo:` block and every `load.*` assert of the scenario."""
+    cfg = scenario.load
+    assert cfg is not None
+    checks = []
+    for name, bound in (("load.p95_ms", cfg.slo.p95_ms), ("load.p99_ms", cfg.slo.p99_ms)):
+        if bound is not None:
+            value = result.metrics[name]
+            checks.append((name, value, f"<= {bound:g}", value is not None and value <= bound))
+    for a in scenario.asserts:
+        if a.metric.startswith("load."):
+            value = result.metrics.get(a.metric)
+            checks.append((a.metric, value, a.bound_text, a.check(value)))
+    return checks
+
+
+__all__ = ["LoadResult", "default_target", "run_load", "slo_checks", "summarise"]

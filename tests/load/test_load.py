@@ -1,0 +1,68 @@
+"""`rag-harden load` against a real `serve` app on a real uvicorn server on 127.0.0.1, with locust in its own
+process. Short, bounded runs (a few seconds, tens of requests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.load.runner import run_load, slo_checks
+from bench.load.schedule import arrival_times
+from harness.config import LoadStage, ServeConfig, load_scenario
+from harness.errors import BackendUnavailable
+from harness.serve import create_app
+from tests.fakes import LoopbackServer, SlowGenerator, free_port, small_pipeline
+
+
+def test_constant_and_poisson_schedules() -> None:
+    stages = [LoadStage(duration_s=2, rate=10), LoadStage(duration_s=1, ramp_from=0, rate=20)]
+    constant = arrival_times(stages, "constant", 0, 1000)
+    assert constant[:3] == pytest.approx([0.0, 0.1, 0.2]) and all(b > a for a, b in zip(constant, constant[1:]))
+    assert 28 <= len(constant) <= 32  # 20 in the first stage, about 10 in the ramp
+    poisson = arrival_times(stages, "poisson", 0, 1000)
+    assert poisson == arrival_times(stages, "poisson", 0, 1000)  # seeded
+    assert 15 <= len(poisson) <= 50 and max(poisson) < 3.0
+    assert len(arrival_times(stages, "constant", 0, 7)) == 7  # bounded by max_requests
+
+
+def scenario(tmp_path: Path, repo: Path, target: str, stages: str, extra: str = "") -> object:
+    path = tmp_path / "load.yaml"
+    path.write_text(
+        f"corpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\ngolden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
+        "pipeline: {generator: {backend: extractive}}\n"
+        f"load: {{target: '{target}', model: open, arrival: constant, stages: {stages}, timeout_s: 5,"
+        f" slo: {{p95_ms: 1000, goodput_ms: 1000}}, quality_sample: 0{extra}}}\n"
+        "asserts: [{metric: load.error_rate, max: 0.0}, {metric: load.goodput, min: 0.9}]\n")
+    return load_scenario(path)
+
+
+def test_open_loop_against_serve_meets_its_slo(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(max_concurrency=4), lambda: small_pipeline(SlowGenerator(0.02)),
+                     load_in_background=False)
+    with LoopbackServer(app) as url:
+        sc = scenario(tmp_path, repo, url, "[{duration_s: 2, rate: 10}]")
+        result = run_load(sc)
+    assert result.n_scheduled == 20 and result.n_completed == 20
+    assert result.metrics["load.error_rate"] == 0 and result.metrics["load.goodput"] == 1.0
+    assert result.latency.p50_ms >= 20  # the generator alone takes 20 ms
+    assert result.latency.p50_ms >= result.service_time.p50_ms - 1  # measured from the schedule, never less
+    assert result.offered_rps == pytest.approx(10)
+    assert all(passed for *_, passed in slo_checks(sc, result))
+
+
+def test_an_overloaded_server_shows_queueing_in_latency_and_sheds_with_429(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(max_concurrency=1, max_queue=2), lambda: small_pipeline(SlowGenerator(0.2)),
+                     load_in_background=False)
+    with LoopbackServer(app) as url:
+        sc = scenario(tmp_path, repo, url, "[{duration_s: 2, rate: 15}]")
+        result = run_load(sc)
+    assert result.errors.get("HTTP 429", 0) > 0
+    assert result.metrics["load.error_rate"] > 0.3
+    assert not all(passed for *_, passed in slo_checks(sc, result))
+
+
+def test_an_unreachable_target_is_named(tmp_path: Path, repo: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(BackendUnavailable, match="127.0.0.1"):
+        run_load(scenario(tmp_path, repo, url, "[{duration_s: 1, rate: 3}]"))
