@@ -208,4 +208,32 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *, load_in
     return app
 
 
-__all__ = ["ChatRequest", "QueryRequest", "create_app"]
+class BackgroundServer:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread (a context manager returning the base URL); for
+    tests and benchmarks that need a real server in-process."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                                    lifespan="off"))
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> str:
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start within 10 s")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+__all__ = ["BackgroundServer", "ChatRequest", "QueryRequest", "create_app"]

@@ -120,32 +120,7 @@ def chat_completions_app(respond: Any, status_code: int = 200) -> Any:
     return app
 
 
-class LoopbackServer:
-    """Runs an ASGI app under a real uvicorn server on 127.0.0.1 in a thread (context manager)."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-        self.thread: Any = None
-
-    def __enter__(self) -> str:
-        import threading
-        import time
-
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start within 10 s")
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+from harness.serve import BackgroundServer as LoopbackServer  # noqa: E402  (one implementation, shared)
 
 
 def free_port() -> int:
