@@ -319,6 +319,7 @@ def load(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `load:` block.")],
     target: Annotated[Optional[str], typer.Option(help="Base URL to load (default: the scenario's, else the local serve).")] = None,
     out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/load-<timestamp>/.")] = Path("runs"),
+    workers: Annotated[int, typer.Option(min=0, max=64, help="Run locust's master and N worker processes.")] = 0,
 ) -> None:
     """Load-test a RAG endpoint with locust (open or closed loop) and check the latency SLOs and answer quality."""
     from bench.load.report import answer_quality_scorer, write_load_report
@@ -328,7 +329,7 @@ def load(
         sc = _load(scenario)
         if sc.load is None:
             raise ConfigError(f"{scenario}: no `load:` block")
-        result = run_load(sc, target=target, score_answers=answer_quality_scorer(sc))
+        result = run_load(sc, target=target, score_answers=answer_quality_scorer(sc), workers=workers)
     checks = slo_checks(sc, result)
     files = write_load_report(result, checks, out_dir)
     typer.echo(files["md"].read_text())

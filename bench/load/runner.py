@@ -50,7 +50,7 @@ def default_target(scenario: Scenario) -> str:
 
 
 def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Callable[[list[tuple[str, str]]], float | None]
-             | None = None) -> LoadResult:
+             | None = None, workers: int = 0) -> LoadResult:
     cfg = scenario.load
     assert cfg is not None
     target = (target or cfg.target or default_target(scenario)).rstrip("/")
@@ -61,19 +61,22 @@ def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Ca
     job = {"target": target, "request": cfg.request, "path": path, "template": cfg.template,
            "answer_field": cfg.answer_field, "model": cfg.model, "schedule": schedule,
            "stages": [s.model_dump() for s in cfg.stages], "questions": questions, "timeout_s": cfg.timeout_s,
-           "max_requests": cfg.max_requests}
+           "max_requests": cfg.max_requests, "t0_wall": 0.0}
     total_s = sum(s.duration_s for s in cfg.stages)
     with tempfile.TemporaryDirectory(prefix="rag-harden-load-") as tmp:
         job_path, samples_path = Path(tmp) / "job.json", Path(tmp) / "samples.jsonl"
+        job["t0_wall"] = time.time() + (8.0 if workers else 2.0)  # the shared start, once every process is up
         job_path.write_text(json.dumps(job))
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "bench.load.worker", str(job_path), str(samples_path)],
+        extra = ["--workers", str(workers)] if workers else []
+        proc = subprocess.run([sys.executable, "-m", "bench.load.worker", str(job_path), str(samples_path), *extra],
                               capture_output=True, text=True, timeout=total_s + cfg.timeout_s + 120,
                               cwd=Path(__file__).resolve().parents[2])
         wall = time.monotonic() - started
         if proc.returncode != 0:
             raise BackendUnavailable(f"the load generator failed (exit {proc.returncode}): {proc.stderr[-800:]}")
-        samples = [json.loads(line) for line in samples_path.read_text().splitlines() if line]
+        files = [samples_path] if not workers else [Path(f"{samples_path}.{i}") for i in range(workers)]
+        samples = [json.loads(line) for f in files if f.exists() for line in f.read_text().splitlines() if line]
         locust = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
         answered = [(questions[s["index"] % len(questions)], s["answer"]) for s in samples if s["ok"]]
     if not samples:

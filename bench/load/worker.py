@@ -1,12 +1,16 @@
 """The load generator process: locust as a library, in a process of its own (locust monkey-patches the standard
 library with gevent on import, which must not happen inside the rag-harden process).
 
-Usage: python -m bench.load.worker JOB.json SAMPLES.jsonl
+Usage:
+  python -m bench.load.worker JOB.json SAMPLES.jsonl                 a local runner
+  python -m bench.load.worker JOB.json SAMPLES.jsonl --workers N     a locust master and N worker processes
+  python -m bench.load.worker JOB.json SAMPLES.jsonl --worker I N PORT   (started by the master)
 
-Open loop: one dispatcher greenlet spawns a greenlet per scheduled arrival, at its scheduled time, so a slow
-response never delays the next send; latency is measured from the scheduled time (no coordinated omission).
-Closed loop: locust users, each sending back to back; stages change the user count. Every request is also
-reported through locust's request event, so locust's own stats stay meaningful.
+Open loop: a user runs a dispatcher that spawns a greenlet per scheduled arrival at its scheduled time, so a slow
+response never delays the next send; latency is measured from the scheduled time (no coordinated omission). With
+N workers, worker I sends the arrivals whose index is I modulo N, against one wall-clock start shared by all.
+Closed loop: locust users sending back to back; the master spreads them over the workers. Every request is also
+reported through locust's request event, so locust's own (merged) stats stay meaningful.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -25,8 +30,13 @@ from locust.env import Environment  # noqa: E402
 
 JOB: dict = json.loads(open(sys.argv[1]).read())
 OUT = open(sys.argv[2], "w")
-T0 = 0.0
+ROLE = {"index": 0, "of": 1}
 COUNT = {"sent": 0}
+
+
+def now() -> float:
+    """Seconds since the run's shared wall-clock start."""
+    return time.time() - JOB["t0_wall"]
 
 
 def body_for(index: int) -> dict:
@@ -46,11 +56,11 @@ def answer_of(payload: dict) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def send(client, index: int, scheduled: float, env: Environment) -> None:
-    early = scheduled - (time.monotonic() - T0)
+def send(client, index: int, scheduled: float) -> None:
+    early = scheduled - now()
     if early > 0:  # gevent timers run on the loop's cached clock and can fire a little early
         gevent.sleep(early)
-    start = time.monotonic() - T0
+    start = now()
     status, error, answer = 0, None, None
     with client.post(JOB["path"], json=body_for(index), catch_response=True, name=JOB["path"]) as response:
         status = response.status_code or 0
@@ -64,9 +74,16 @@ def send(client, index: int, scheduled: float, env: Environment) -> None:
         else:
             error = f"HTTP {status}" if status else f"transport error: {response.error}"
             response.failure(error)
-    end = time.monotonic() - T0
-    OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": end, "status": status,
-                          "ok": error is None, "error": error, "answer": answer}) + "\n")
+    OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
+                          "status": status, "ok": error is None, "error": error, "answer": answer}) + "\n")
+    OUT.flush()
+
+
+def open_loop(client) -> None:
+    mine = [(i, at) for i, at in enumerate(JOB["schedule"]) if i % ROLE["of"] == ROLE["index"]]
+    greenlets = [gevent.spawn_later(max(at - now(), 0.0), send, client, i, at) for i, at in mine]
+    last = JOB["schedule"][-1] if JOB["schedule"] else 0.0
+    gevent.joinall(greenlets, timeout=max(last - now(), 0) + JOB["timeout_s"] + 5)
 
 
 class LoadUser(FastHttpUser):
@@ -77,38 +94,69 @@ class LoadUser(FastHttpUser):
     wait_time = constant(0)
 
     @task
-    def closed_loop(self) -> None:
-        if JOB["model"] != "closed" or COUNT["sent"] >= JOB["max_requests"]:
+    def send_load(self) -> None:
+        if JOB["model"] == "open":
+            if not COUNT.get("dispatched"):
+                COUNT["dispatched"] = True
+                open_loop(self.client)
+            gevent.sleep(0.1)
+            return
+        if COUNT["sent"] >= JOB["max_requests"] // ROLE["of"]:
             gevent.sleep(0.05)
             return
-        index = COUNT["sent"]
         COUNT["sent"] += 1
-        scheduled = time.monotonic() - T0
-        send(self.client, index, scheduled, self.environment)
+        send(self.client, COUNT["sent"] * ROLE["of"] + ROLE["index"], now())
 
 
-def main() -> None:
-    global T0
-    env = Environment(user_classes=[LoadUser], host=JOB["target"])
-    runner = env.create_local_runner()
-    T0 = time.monotonic()
+def drive(runner, n_users_open: int) -> None:
+    """Start the users when the shared clock says so, run the stages, stop."""
+    gevent.sleep(max(-now(), 0.0))
     if JOB["model"] == "open":
-        dispatcher = LoadUser(env)
-        greenlets = []
-        for index, at in enumerate(JOB["schedule"]):
-            delay = at - (time.monotonic() - T0)
-            greenlets.append(gevent.spawn_later(max(delay, 0.0), send, dispatcher.client, index, at, env))
-        gevent.joinall(greenlets, timeout=JOB["schedule"][-1] + JOB["timeout_s"] + 5 if JOB["schedule"] else 1)
+        runner.start(n_users_open, spawn_rate=n_users_open)
+        last = JOB["schedule"][-1] if JOB["schedule"] else 0.0
+        gevent.sleep(max(last - now(), 0) + min(JOB["timeout_s"], 30) + 1)
     else:
         for stage in JOB["stages"]:
             runner.start(stage["users"], spawn_rate=max(stage["users"], 1))
             gevent.sleep(stage["duration_s"])
-        runner.stop()
-        gevent.sleep(0.1)
-    runner.quit()
-    OUT.close()
+    runner.stop()
+    gevent.sleep(0.5)
+
+
+def main() -> None:
+    args = sys.argv[3:]
+    env = Environment(user_classes=[LoadUser], host=JOB["target"])
+    if args[:1] == ["--worker"]:
+        ROLE["index"], ROLE["of"] = int(args[1]), int(args[2])
+        runner = env.create_worker_runner("127.0.0.1", int(args[3]))
+        runner.greenlet.join()
+        OUT.close()
+        return
+    if args[:1] == ["--workers"]:
+        n = int(args[1])
+        runner = env.create_master_runner("127.0.0.1", 0)
+        port = runner.server.port
+        workers = [subprocess.Popen([sys.executable, "-m", "bench.load.worker", sys.argv[1],
+                                     f"{sys.argv[2]}.{i}", "--worker", str(i), str(n), str(port)])
+                   for i in range(n)]
+        deadline = time.time() + 30
+        while len(runner.clients.ready) < n and time.time() < deadline:
+            gevent.sleep(0.1)
+        if len(runner.clients.ready) < n:
+            raise SystemExit(f"only {len(runner.clients.ready)} of {n} locust workers connected")
+        drive(runner, n)
+        runner.quit()
+        for w in workers:
+            w.wait(timeout=30)
+        OUT.close()
+    else:
+        runner = env.create_local_runner()
+        drive(runner, 1)
+        runner.quit()
+        OUT.close()
     totals = env.stats.total
-    print(json.dumps({"locust_requests": totals.num_requests, "locust_failures": totals.num_failures}))
+    print(json.dumps({"locust_requests": totals.num_requests, "locust_failures": totals.num_failures,
+                      "workers": int(args[1]) if args[:1] == ["--workers"] else 0}))
 
 
 if __name__ == "__main__":

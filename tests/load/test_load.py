@@ -26,13 +26,13 @@ def test_constant_and_poisson_schedules() -> None:
     assert len(arrival_times(stages, "constant", 0, 7)) == 7  # bounded by max_requests
 
 
-def scenario(tmp_path: Path, repo: Path, target: str, stages: str, extra: str = "") -> object:
+def scenario(tmp_path: Path, repo: Path, target: str, stages: str, model: str = "open") -> object:
     path = tmp_path / "load.yaml"
     path.write_text(
         f"corpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\ngolden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
         "pipeline: {generator: {backend: extractive}}\n"
-        f"load: {{target: '{target}', model: open, arrival: constant, stages: {stages}, timeout_s: 5,"
-        f" slo: {{p95_ms: 1000, goodput_ms: 1000}}, quality_sample: 0{extra}}}\n"
+        f"load: {{target: '{target}', model: {model}, arrival: constant, stages: {stages}, timeout_s: 5,"
+        f" slo: {{p95_ms: 1000, goodput_ms: 1000}}, quality_sample: 0}}\n"
         "asserts: [{metric: load.error_rate, max: 0.0}, {metric: load.goodput, min: 0.9}]\n")
     return load_scenario(path)
 
@@ -66,3 +66,21 @@ def test_an_unreachable_target_is_named(tmp_path: Path, repo: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendUnavailable, match="127.0.0.1"):
         run_load(scenario(tmp_path, repo, url, "[{duration_s: 1, rate: 3}]"))
+
+
+def test_two_locust_workers_share_the_open_loop_schedule(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(max_concurrency=4), lambda: small_pipeline(SlowGenerator(0.01)),
+                     load_in_background=False)
+    with LoopbackServer(app) as url:
+        result = run_load(scenario(tmp_path, repo, url, "[{duration_s: 2, rate: 10}]"), workers=2)
+    assert result.n_scheduled == 20 and result.n_completed == 20
+    assert result.metrics["load.error_rate"] == 0
+    assert result.locust["workers"] == 2 and result.locust["locust_requests"] == 20
+
+
+def test_closed_loop_users(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(max_concurrency=4), lambda: small_pipeline(SlowGenerator(0.05)),
+                     load_in_background=False)
+    with LoopbackServer(app) as url:
+        result = run_load(scenario(tmp_path, repo, url, "[{duration_s: 1.5, users: 2}]", model="closed"))
+    assert result.n_completed >= 10 and result.metrics["load.error_rate"] == 0
