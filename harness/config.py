@@ -309,7 +309,7 @@ class LoadConfig(StrictModel):
     """`rag-harden load`: bounded, loopback-by-default load with locust, latency from raw samples."""
 
     target: HttpBaseUrl | None = Field(None, description="Base URL; default the local `serve` (http://127.0.0.1:<serve.port>).")
-    request: Literal["query", "chat", "template"] = "query"
+    request: Literal["query", "chat", "chat_stream", "template"] = "query"
     path: str = Field("/v1/query", description="Request path for `template` targets.")
     template: dict[str, Any] = Field({"question": "{question}"}, description="JSON body; '{question}' is replaced.")
     answer_field: str = Field("answer", description="Dot path of the answer in the response JSON (template targets).")

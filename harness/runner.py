@@ -33,7 +33,7 @@ STAGES = ("embed", "search", "generate", "total", "guard_query", "guard_context"
 LEAK_METRICS = ("rate", "prompt_rate", "answer_rate")
 # Computed by `rag-harden load` (bench/load), not by bench: bench leaves asserts on them to the load command.
 LOAD_METRICS = ("p50_ms", "p95_ms", "p99_ms", "error_rate", "goodput", "offered_rps", "achieved_rps",
-                "answer.semantic_similarity")
+                "answer.semantic_similarity", "ttft_p50_ms", "ttft_p95_ms")
 HALLUCINATION_METRICS = (
     "groundedness.faithfulness_mean", "hallucination.unsupported_rate", "hallucination.answered_unanswerable_rate",
     "abstention.unanswerable_declined_rate", "abstention.answerable_declined_rate", "abstention.uncited_rate",

@@ -57,7 +57,8 @@ def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Ca
     golden = load_golden_set(scenario.golden_set)
     questions = [g.user_input for g in golden]
     schedule = arrival_times(cfg.stages, cfg.arrival, cfg.seed, cfg.max_requests) if cfg.model == "open" else []
-    path = {"query": "/v1/query", "chat": "/v1/chat/completions"}.get(cfg.request, cfg.path)
+    path = {"query": "/v1/query", "chat": "/v1/chat/completions", "chat_stream": "/v1/chat/completions"}.get(
+        cfg.request, cfg.path)
     job = {"target": target, "request": cfg.request, "path": path, "template": cfg.template,
            "answer_field": cfg.answer_field, "model": cfg.model, "schedule": schedule,
            "stages": [s.model_dump() for s in cfg.stages], "questions": questions, "timeout_s": cfg.timeout_s,
@@ -108,6 +109,7 @@ def summarise(scenario: Scenario, target: str, samples: list[dict], schedule: li
         stats = summarize(window)
         over_time.append({"t_s": second, "sent": len(window), "p50_ms": stats.p50_ms, "p95_ms": stats.p95_ms})
     stats = summarize(latency_ms)
+    ttft = summarize([(s["ttft_s"] - s["scheduled_s"]) * 1e3 for s in samples if s.get("ttft_s") is not None])
     quality = None
     if score_answers is not None and cfg.quality_sample and answered:
         quality = score_answers(answered[: cfg.quality_sample])
@@ -116,6 +118,7 @@ def summarise(scenario: Scenario, target: str, samples: list[dict], schedule: li
         "load.error_rate": 1 - len(ok) / len(samples), "load.goodput": good / max(n_scheduled, 1),
         "load.offered_rps": n_scheduled / total_s if cfg.model == "open" else None,
         "load.achieved_rps": len(ok) / duration, "load.answer.semantic_similarity": quality,
+        "load.ttft_p50_ms": ttft.p50_ms, "load.ttft_p95_ms": ttft.p95_ms,
     }
     return LoadResult(scenario=scenario.name, target=target, model=cfg.model, n_scheduled=n_scheduled,
                       n_completed=len(samples), duration_s=duration, offered_rps=metrics["load.offered_rps"] or 0.0,

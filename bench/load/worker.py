@@ -41,8 +41,9 @@ def now() -> float:
 
 def body_for(index: int) -> dict:
     question = JOB["questions"][index % len(JOB["questions"])]
-    if JOB["request"] == "chat":
-        return {"model": "rag-harden", "messages": [{"role": "user", "content": question}]}
+    if JOB["request"] in ("chat", "chat_stream"):
+        return {"model": "rag-harden", "messages": [{"role": "user", "content": question}],
+                "stream": JOB["request"] == "chat_stream"}
     text = json.dumps(JOB["template"]).replace("{question}", json.dumps(question)[1:-1])
     return json.loads(text)
 
@@ -61,6 +62,8 @@ def send(client, index: int, scheduled: float) -> None:
     if early > 0:  # gevent timers run on the loop's cached clock and can fire a little early
         gevent.sleep(early)
     start = now()
+    if JOB["request"] == "chat_stream":
+        return send_streaming(client, index, scheduled, start)
     status, error, answer = 0, None, None
     with client.post(JOB["path"], json=body_for(index), catch_response=True, name=JOB["path"]) as response:
         status = response.status_code or 0
@@ -76,6 +79,41 @@ def send(client, index: int, scheduled: float) -> None:
             response.failure(error)
     OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
                           "status": status, "ok": error is None, "error": error, "answer": answer}) + "\n")
+    OUT.flush()
+
+
+def send_streaming(client, index: int, scheduled: float, start: float) -> None:
+    """A streamed chat completion: time to first token is when the first content delta arrives."""
+    status, error, parts, first = 0, None, [], None
+    with client.post(JOB["path"], json=body_for(index), catch_response=True, name=JOB["path"], stream=True) as response:
+        status = response.status_code or 0
+        if status != 200:
+            error = f"HTTP {status}" if status else f"transport error: {response.error}"
+            response.failure(error)
+        else:
+            try:
+                buffer = b""
+                while True:
+                    chunk = response.stream.read(4096)
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    while b"\n\n" in buffer:
+                        event, buffer = buffer.split(b"\n\n", 1)
+                        data = event.decode().removeprefix("data: ").strip()
+                        if data == "[DONE]":
+                            continue
+                        delta = json.loads(data)["choices"][0]["delta"].get("content")
+                        if delta:
+                            first = first if first is not None else now()
+                            parts.append(delta)
+                response.success()
+            except (ValueError, KeyError, IndexError) as exc:
+                error = f"bad stream: {exc}"
+                response.failure(error)
+    OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
+                          "ttft_s": first, "status": status, "ok": error is None, "error": error,
+                          "answer": "".join(parts) if error is None else None}) + "\n")
     OUT.flush()
 
 

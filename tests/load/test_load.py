@@ -26,12 +26,12 @@ def test_constant_and_poisson_schedules() -> None:
     assert len(arrival_times(stages, "constant", 0, 7)) == 7  # bounded by max_requests
 
 
-def scenario(tmp_path: Path, repo: Path, target: str, stages: str, model: str = "open") -> object:
+def scenario(tmp_path: Path, repo: Path, target: str, stages: str, model: str = "open", request: str = "query") -> object:
     path = tmp_path / "load.yaml"
     path.write_text(
         f"corpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\ngolden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
         "pipeline: {generator: {backend: extractive}}\n"
-        f"load: {{target: '{target}', model: {model}, arrival: constant, stages: {stages}, timeout_s: 5,"
+        f"load: {{target: '{target}', request: {request}, model: {model}, arrival: constant, stages: {stages}, timeout_s: 5,"
         f" slo: {{p95_ms: 1000, goodput_ms: 1000}}, quality_sample: 0}}\n"
         "asserts: [{metric: load.error_rate, max: 0.0}, {metric: load.goodput, min: 0.9}]\n")
     return load_scenario(path)
@@ -84,3 +84,13 @@ def test_closed_loop_users(tmp_path: Path, repo: Path) -> None:
     with LoopbackServer(app) as url:
         result = run_load(scenario(tmp_path, repo, url, "[{duration_s: 1.5, users: 2}]", model="closed"))
     assert result.n_completed >= 10 and result.metrics["load.error_rate"] == 0
+
+
+def test_streaming_chat_reports_time_to_first_token(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(max_concurrency=4), lambda: small_pipeline(SlowGenerator(0.03)),
+                     load_in_background=False)
+    with LoopbackServer(app) as url:
+        result = run_load(scenario(tmp_path, repo, url, "[{duration_s: 1, rate: 8}]", request="chat_stream"))
+    assert result.metrics["load.error_rate"] == 0 and result.n_completed == 8
+    assert result.metrics["load.ttft_p50_ms"] >= 30  # the answer is generated before the first token is sent
+    assert result.metrics["load.ttft_p50_ms"] <= result.metrics["load.p50_ms"] + 1
