@@ -119,9 +119,13 @@ def bench(
         _log(f"writing to {run_dir}")
         try:
             for path, scenario in loaded:
+                built: dict[str, Any] = {}
                 build = build_for_bench(_log, use_cache=not no_cache)
-                result = run_scenario(scenario, path, run_dir / scenario.name, build=build, limit=limit,
+                result = run_scenario(scenario, path, run_dir / scenario.name,
+                                      build=lambda sc: built.setdefault("parts", build(sc)), limit=limit,
                                       progress=partial(_progress_bar, scenario.name), log=_log)
+                if scenario.load is not None and "parts" in built:
+                    _load_phase(scenario, built["parts"].pipeline, result, run_dir / scenario.name)
                 report.scenarios.append(result)
                 write_report(report, run_dir)
         except KeyboardInterrupt as exc:
@@ -176,6 +180,23 @@ def eval_(
         err.print(f"[yellow]warning[/yellow] {w.kind} {w.item_id}: {w.detail}")
     err.print(f"report: {result.report}  junit: {result.junit}  summary: {result.summary}")
     raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
+
+
+def _load_phase(scenario: Any, pipeline: Any, result: Any, folder: Path) -> None:
+    """bench on a scenario with `load:`: serve the pipeline just scored on 127.0.0.1 (unless `load.target` names
+    another endpoint), load it, and add the `load.*` metrics and asserts to the scenario's result."""
+    from bench.load.report import answer_quality_scorer, write_load_report
+    from bench.load.runner import run_load, slo_checks
+    from harness.runner import evaluate_asserts
+    from harness.serve import BackgroundServer, create_app
+
+    _log("load phase: " + (scenario.load.target or "serving the pipeline on 127.0.0.1"))
+    with BackgroundServer(create_app(scenario.serve, lambda: pipeline, load_in_background=False)) as url:
+        load = run_load(scenario, target=scenario.load.target or url, score_answers=answer_quality_scorer(scenario))
+    write_load_report(load, slo_checks(scenario, load), folder)
+    result.metrics.update(load.metrics)
+    result.asserts += evaluate_asserts(scenario, result.metrics, load=True)
+    result.passed = result.complete and all(a.passed for a in result.asserts)
 
 
 @index_app.command("build")

@@ -218,11 +218,11 @@ def hallucination_metrics(items: Sequence[ItemResult], threshold: float) -> dict
     }
 
 
-def evaluate_asserts(scenario: Scenario, metrics: dict[str, float | None]) -> list[AssertResult]:
-    """The scenario's asserts on what a bench run measures (asserts on `load.*` belong to `rag-harden load`)."""
+def evaluate_asserts(scenario: Scenario, metrics: dict[str, float | None], *, load: bool = False) -> list[AssertResult]:
+    """The scenario's asserts on the golden-set run, or (``load=True``) on the load phase's `load.*` metrics."""
     return [AssertResult(metric=a.metric, min=a.min, max=a.max, value=metrics.get(a.metric),
                          passed=a.check(metrics.get(a.metric))) for a in scenario.asserts
-            if not a.metric.startswith("load.")]
+            if a.metric.startswith("load.") == load]
 
 
 def run_scenario(

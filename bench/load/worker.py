@@ -53,7 +53,7 @@ def answer_of(payload: dict) -> str | None:
         return payload["choices"][0]["message"]["content"]
     value = payload
     for part in JOB["answer_field"].split("."):
-        value = value[part]
+        value = value[int(part)] if isinstance(value, list) else value[part]
     return value if isinstance(value, str) else json.dumps(value)
 
 

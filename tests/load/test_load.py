@@ -94,3 +94,36 @@ def test_streaming_chat_reports_time_to_first_token(tmp_path: Path, repo: Path) 
     assert result.metrics["load.error_rate"] == 0 and result.n_completed == 8
     assert result.metrics["load.ttft_p50_ms"] >= 30  # the answer is generated before the first token is sent
     assert result.metrics["load.ttft_p50_ms"] <= result.metrics["load.p50_ms"] + 1
+
+
+def test_template_targets_map_request_and_answer_fields(tmp_path: Path, repo: Path) -> None:
+    app = create_app(ServeConfig(), lambda: small_pipeline(SlowGenerator(0.0)), load_in_background=False)
+    with LoopbackServer(app) as url:
+        sc = scenario(tmp_path, repo, url, "[{duration_s: 1, rate: 5}]", request="template")
+        load = sc.load.model_copy(update={
+            "path": "/v1/chat/completions", "answer_field": "choices.0.message.content", "quality_sample": 5,
+            "template": {"model": "x", "messages": [{"role": "user", "content": "{question}"}]}})
+        result = run_load(sc.model_copy(update={"load": load}), score_answers=lambda pairs: float(len(pairs)))
+    assert result.metrics["load.error_rate"] == 0
+    assert result.metrics["load.answer.semantic_similarity"] == 5.0  # five answers were extracted
+
+
+def test_bench_runs_the_load_phase_of_a_scenario(tmp_path: Path, repo: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app as cli
+    from harness.results import BenchReport
+
+    path = tmp_path / "with-load.yaml"
+    path.write_text(
+        f"name: withload\ncorpus: {{paths: ['{repo}/golden_sets/demo_corpus/policies']}}\n"
+        f"golden_set: '{repo}/golden_sets/demo_golden.jsonl'\npipeline: {{generator: {{backend: extractive}}}}\n"
+        "load: {model: open, arrival: constant, stages: [{duration_s: 1, rate: 3}], quality_sample: 3, timeout_s: 10}\n"
+        "asserts: [{metric: load.error_rate, max: 0.0}, {metric: retrieval.mrr, min: 0.0}]\n")
+    result = CliRunner().invoke(cli, ["bench", str(path), "--limit", "3", "--out-dir", str(tmp_path / "runs")])
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    (scenario_result,) = BenchReport.model_validate_json((run_dir / "report.json").read_text()).scenarios
+    assert scenario_result.metrics["load.error_rate"] == 0.0 and scenario_result.metrics["load.p95_ms"] > 0
+    assert {a.metric for a in scenario_result.asserts} == {"load.error_rate", "retrieval.mrr"}
+    assert any(p.name.startswith("load-") for p in (run_dir / "withload").iterdir())
+    assert result.exit_code == 0, result.output

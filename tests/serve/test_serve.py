@@ -94,16 +94,17 @@ def test_overload_is_shed_with_429_and_the_server_recovers() -> None:
         def call() -> None:
             results.append(httpx.post(f"{url}/v1/query", json={"question": "hotel"}, timeout=10))
 
-        threads = [threading.Thread(target=call) for _ in range(8)]
+        threads = [threading.Thread(target=call) for _ in range(20)]  # 10x the capacity (1 running + 1 queued)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         codes = sorted(r.status_code for r in results)
-        assert codes.count(200) >= 2 and codes.count(429) >= 4, codes
+        assert codes.count(200) >= 2 and codes.count(429) >= 10, codes
         assert all(r.headers.get("retry-after") == "1" for r in results if r.status_code == 429)
         time.sleep(0.4)
-        assert httpx.post(f"{url}/v1/query", json={"question": "hotel"}).status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200  # still up
+        assert httpx.post(f"{url}/v1/query", json={"question": "hotel"}).status_code == 200  # recovered
 
 
 def test_request_deadline_gives_504() -> None:
