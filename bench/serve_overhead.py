@@ -38,18 +38,16 @@ class FixedLatencyPipeline:
 
 def measure(rate: float, seconds: float, latency_ms: float) -> dict:
     from bench.load.runner import run_load
-    from harness.config import ServeConfig, load_scenario
+    from harness.config import LoadConfig, LoadStage, ServeConfig, load_scenario
     from harness.serve import BackgroundServer, create_app
 
     concurrency = max(4, int(rate * latency_ms / 1000 * 2) + 2)
     app = create_app(ServeConfig(max_concurrency=concurrency, max_queue=10_000, request_timeout_s=30),
                      lambda: FixedLatencyPipeline(latency_ms / 1e3), load_in_background=False)
     with BackgroundServer(app) as url:
-        scenario = load_scenario(REPO / "scenarios" / "load.yaml").model_copy(update={"load": None})
-        from harness.config import LoadConfig, LoadStage
-
         load = LoadConfig(target=url, model="open", arrival="constant", max_requests=100_000, quality_sample=0,
                           stages=[LoadStage(duration_s=seconds, rate=rate)])
+        scenario = load_scenario(REPO / "scenarios" / "load.yaml")  # its golden questions are the requests
         result = run_load(scenario.model_copy(update={"load": load}))
     return {"rate": rate, "concurrency": concurrency, "sent": result.n_scheduled, "achieved_rps": result.achieved_rps,
             "error_rate": result.metrics["load.error_rate"],
