@@ -85,16 +85,6 @@ def _progress_bar(label: str, total: int) -> Iterator[Any]:
         yield SimpleNamespace(advance=lambda: bar.advance(task))
 
 
-def _new_run_dir(root: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir, n = root / stamp, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = root / f"{stamp}-{n}"
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
 @app.command()
 def bench(
     scenarios: Annotated[Optional[list[Path]], typer.Argument(help="Scenario YAML files (default: scenarios/default.yaml).")] = None,
@@ -115,7 +105,9 @@ def bench(
         commit, dirty = git_state()
         report = BenchReport(created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_commit=commit, git_dirty=dirty,
                              environment=environment_info())
-        run_dir = _new_run_dir(out_dir)
+        from harness.paths import new_run_dir
+
+        run_dir = new_run_dir(out_dir)
         _log(f"writing to {run_dir}")
         try:
             for path, scenario in loaded:
@@ -192,7 +184,8 @@ def _load_phase(scenario: Any, pipeline: Any, result: Any, folder: Path) -> None
 
     _log("load phase: " + (scenario.load.target or "serving the pipeline on 127.0.0.1"))
     with BackgroundServer(create_app(scenario.serve, lambda: pipeline, load_in_background=False)) as url:
-        load = run_load(scenario, target=scenario.load.target or url, score_answers=answer_quality_scorer(scenario))
+        load = run_load(scenario, target=scenario.load.target or url,
+                        score_answers=answer_quality_scorer(scenario, pipeline.embedder))
     write_load_report(load, slo_checks(scenario, load), folder)
     result.metrics.update(load.metrics)
     result.asserts += evaluate_asserts(scenario, result.metrics, load=True)

@@ -20,6 +20,7 @@ from harness.eval.hygiene import HygieneWarning, check_golden_set
 from harness.eval.regression import MetricComparison, compare, gated_metrics
 from harness.golden import load_golden_set
 from harness.junit import write_junit
+from harness.paths import new_run_dir
 from harness.pipeline.documents import load_documents
 from harness.report import write_report
 from harness.results import BenchReport, ItemResult, ScenarioResult, environment_info, git_state
@@ -87,12 +88,7 @@ def run_eval(scenario: Scenario, scenario_path: Path, *, build: Callable[[Scenar
     if baseline is not None:
         base_scenario, base_items = load_baseline(baseline, scenario.name)
     parts = build(scenario)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = out_root / f"eval-{stamp}"
-    n = 1
-    while run_dir.exists():
-        n += 1
-        run_dir = out_root / f"eval-{stamp}-{n}"
+    run_dir = new_run_dir(out_root, prefix="eval-")
     kwargs = {"progress": progress} if progress is not None else {}
     result = run_scenario(scenario, scenario_path, run_dir / scenario.name, build=lambda _s: parts, log=log, **kwargs)
     commit, dirty = git_state()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -18,4 +19,15 @@ def cache_dir() -> Path:
     return base / "rag-harden"
 
 
-__all__ = ["cache_dir"]
+def new_run_dir(root: Path, prefix: str = "") -> Path:
+    """Create and return ``root/<prefix><timestamp>``, with ``-2``, ``-3``... when that folder already exists."""
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
+    run_dir, n = root / stamp, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = root / f"{stamp}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+__all__ = ["cache_dir", "new_run_dir"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from bench.load.runner import LoadResult
 from harness.config import Scenario
+from harness.paths import new_run_dir
 
 
-def answer_quality_scorer(scenario: Scenario) -> Callable[[list[tuple[str, str]]], float | None]:
-    """Mean ragas semantic similarity of answers to their golden references (answerable items only)."""
+def answer_quality_scorer(scenario: Scenario, embedder: Any = None) -> Callable[[list[tuple[str, str]]], float | None]:
+    """Mean ragas semantic similarity of answers to their golden references (answerable items only). Pass the
+    pipeline's embedder when one is loaded already; otherwise the scenario's is loaded when needed."""
 
     def score(pairs: list[tuple[str, str]]) -> float | None:
         from harness.eval.answers import AnswerScorer
@@ -25,7 +27,7 @@ def answer_quality_scorer(scenario: Scenario) -> Callable[[list[tuple[str, str]]
         scored = [(references[q], a) for q, a in pairs if q in references]
         if not scored:
             return None
-        scorer = AnswerScorer(EMBEDDERS.build(scenario.pipeline.embedder))
+        scorer = AnswerScorer(embedder if embedder is not None else EMBEDDERS.build(scenario.pipeline.embedder))
         values = [scorer.score(ref, strip_citations(ans))["semantic_similarity"] for ref, ans in scored]
         return sum(values) / len(values)
 
@@ -56,8 +58,7 @@ def render(result: LoadResult, checks: list[tuple[str, float | None, str, bool]]
 
 
 def write_load_report(result: LoadResult, checks: list[tuple[str, float | None, str, bool]], out_dir: Path) -> dict[str, Path]:
-    run_dir = out_dir / f"load-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(out_dir, prefix="load-")
     data = result.model_dump()
     data["slo"] = [{"metric": m, "value": v, "bound": b, "passed": ok} for m, v, b, ok in checks]
     files = {"json": run_dir / "load.json", "md": run_dir / "load.md"}
