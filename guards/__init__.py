@@ -11,20 +11,20 @@ from typing import Any
 
 from harness.config import GuardConfig
 from harness.guarding import Guard, GuardChain
-from harness.registry import Registry
+from harness.registry import BuildContext, Registry
 
 GUARDS: Registry[Any, Guard] = Registry("guard", key="kind")
 
 
 @GUARDS.register("pii")
-def _pii(config: Any, **_: Any) -> Guard:
+def _pii(config: Any, *, ctx: BuildContext) -> Guard:
     from guards.pii import PresidioPiiGuard
 
     return PresidioPiiGuard(config)
 
 
 @GUARDS.register("injection")
-def _injection(config: Any, **_: Any) -> Guard:
+def _injection(config: Any, *, ctx: BuildContext) -> Guard:
     from guards.injection import InjectionGuard
 
     return InjectionGuard(config)

@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.config import InjectionGuardConfig, Stage
 from harness.errors import ConfigError
 from harness.jsonl import iter_jsonl
-from harness.guarding import Finding, GuardResult, salted_hash
+from harness.guarding import BaseGuard, Finding, GuardResult, salted_hash
 
 _I = re.IGNORECASE
 _PREV = r"(?:previous|prior|above|earlier|preceding|original|initial|system|all|any|the|your|these|those)"
@@ -116,7 +116,7 @@ def score_text(text: str) -> tuple[float, list[tuple[str, int, int]]]:
     return score, hits
 
 
-class InjectionGuard:
+class InjectionGuard(BaseGuard):
     name = "injection"
 
     def __init__(self, config: InjectionGuardConfig, canary: str | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.config import CustomRecognizerConfig, PiiGuardConfig, Stage
 from harness.errors import BackendUnavailable
-from harness.guarding import Finding, GuardResult, salted_hash
+from harness.guarding import BaseGuard, Finding, GuardResult, salted_hash
 
 # spaCy's default max_length is 1,000,000 characters; longer texts are analysed in windows of this size.
 SEGMENT_CHARS = 100_000
@@ -50,7 +50,7 @@ def _segments(text: str) -> list[tuple[int, str]]:
     return out
 
 
-class PresidioPiiGuard:
+class PresidioPiiGuard(BaseGuard):
     name = "pii"
 
     def __init__(self, config: PiiGuardConfig) -> None:

@@ -200,7 +200,7 @@ def index_build(
     """Build the scenario's index (or confirm the stored one is current) and print where it is."""
     from harness.config import load_scenario
     from harness.pipeline.embedders import EMBEDDERS
-    from harness.pipeline.faiss_index import open_index
+    from harness.pipeline.index_store import open_index
     from harness.pipeline.rag import default_index_dir, load_corpus_chunks
 
     with _exit_on_errors():

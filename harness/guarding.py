@@ -51,10 +51,38 @@ class GuardResult(BaseModel):
 
 @runtime_checkable
 class Guard(Protocol):
+    """What the pipeline needs of a guard. Subclass :class:`BaseGuard` to get the batch check and the
+    system-prompt decoration with their defaults."""
+
     name: str
     stages: Sequence[Stage]
 
     def check(self, text: str, stage: Stage) -> GuardResult: ...
+
+    def check_batch(self, texts: Sequence[str], stage: Stage) -> list[GuardResult]:
+        """One verdict per text (the retrieved passages of one question)."""
+        ...
+
+    def decorate_system(self, system: str) -> str:
+        """The system prompt, with whatever the guard plants there (the injection guard's canary)."""
+        ...
+
+
+class BaseGuard:
+    """Defaults for the optional parts of :class:`Guard`: a batch check that checks each text, and a system
+    prompt left as it is. Guards override ``check_batch`` when they can do better (presidio's ``nlp.pipe``)."""
+
+    name: str = "guard"
+    stages: Sequence[Stage] = ()
+
+    def check(self, text: str, stage: Stage) -> GuardResult:
+        raise NotImplementedError
+
+    def check_batch(self, texts: Sequence[str], stage: Stage) -> list[GuardResult]:
+        return [self.check(t, stage) for t in texts]
+
+    def decorate_system(self, system: str) -> str:
+        return system
 
 
 def _salt() -> bytes:
@@ -101,9 +129,7 @@ class GuardChain:
     def decorate_system(self, system: str) -> str:
         """Let guards that need it add to the system prompt (the injection guard plants its canary there)."""
         for guard in self.guards:
-            decorate = getattr(guard, "decorate_system", None)
-            if decorate is not None:
-                system = decorate(system)
+            system = guard.decorate_system(system)
         return system
 
     def run(self, text: str | bytes, stage: Stage) -> StageOutcome:
@@ -132,8 +158,7 @@ class GuardChain:
         for guard in self.guards:
             if stage not in guard.stages:
                 continue
-            batch = getattr(guard, "check_batch", None)
-            verdicts = batch(current, stage) if batch else [guard.check(t, stage) for t in current]
+            verdicts = guard.check_batch(current, stage)
             for i, result in enumerate(verdicts):
                 per_text[i].append(result)
                 if result.action == "redact":
@@ -146,4 +171,4 @@ class GuardChain:
         return outcomes
 
 
-__all__ = ["Action", "Finding", "Guard", "GuardChain", "GuardResult", "StageOutcome", "salted_hash"]
+__all__ = ["Action", "BaseGuard", "Finding", "Guard", "GuardChain", "GuardResult", "StageOutcome", "salted_hash"]

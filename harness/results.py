@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from harness.eval.latency import LatencyStats
-from harness.pipeline.faiss_index import IndexStatus
+from harness.pipeline.index_store import IndexStatus
 from harness.pipeline.rag import StageTimings
 
 SCHEMA_VERSION = "1.0"

@@ -26,7 +26,7 @@ from harness.eval.latency import summarize
 from harness.eval.leaks import PlantedValues
 from harness.eval.retrieval import metric_ks, retrieval_scores
 from harness.golden import GoldenExample, load_golden_set
-from harness.pipeline.faiss_index import IndexStatus
+from harness.pipeline.index_store import IndexStatus
 from harness.results import AssertResult, ItemResult, RetrievedRef, ScenarioResult
 
 STAGES = ("embed", "search", "generate", "total", "guard_query", "guard_context", "guard_answer")

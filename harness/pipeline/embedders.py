@@ -18,7 +18,7 @@ from harness._env import quiet_transformers
 from harness.config import SentenceTransformersEmbedderConfig
 from harness.errors import BackendUnavailable
 from harness.pipeline.protocols import EmbedKind, Embedder
-from harness.registry import Registry
+from harness.registry import BuildContext, Registry
 
 EMBEDDERS: Registry[Any, Embedder] = Registry("embedder")
 
@@ -104,7 +104,7 @@ class SentenceTransformersEmbedder:
 
 
 @EMBEDDERS.register("sentence-transformers")
-def build_sentence_transformers(config: SentenceTransformersEmbedderConfig) -> Embedder:
+def build_sentence_transformers(config: SentenceTransformersEmbedderConfig, *, ctx: BuildContext) -> Embedder:
     return SentenceTransformersEmbedder(config)
 
 

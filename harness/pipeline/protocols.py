@@ -6,6 +6,7 @@ Every backend satisfies one of these; :mod:`tests.fakes` holds deterministic han
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -29,8 +30,9 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
-class VectorIndex(Protocol):
-    """Nearest-neighbour search over passage vectors, persisted to a folder."""
+class Retriever(Protocol):
+    """Nearest-neighbour search over passage vectors, persisted to a folder. Backends (faiss, torch, ...) register
+    in :data:`harness.pipeline.retrievers.RETRIEVERS`; the one that wrote a folder is named in its manifest."""
 
     @property
     def size(self) -> int: ...
@@ -39,7 +41,10 @@ class VectorIndex(Protocol):
         """Scores and row ids, each shaped (n_queries, k); missing neighbours have id -1."""
         ...
 
-    def save(self, folder: Any) -> None: ...
+    def save(self, folder: Path) -> None: ...
+
+
+VectorIndex = Retriever  # the name used before the retriever registry existed
 
 
 class Passage(BaseModel):
@@ -87,4 +92,4 @@ class Generator(Protocol):
         ...
 
 
-__all__ = ["EmbedKind", "Embedder", "Generation", "GenerationRequest", "Generator", "Passage", "VectorIndex"]
+__all__ = ["EmbedKind", "Embedder", "Generation", "GenerationRequest", "Generator", "Passage", "Retriever", "VectorIndex"]

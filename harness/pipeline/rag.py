@@ -15,12 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.config import PipelineConfig, Scenario, Stage
 from harness.guarding import GuardChain, GuardResult
 from harness.paths import cache_dir
+from harness.registry import BuildContext
 from harness.pipeline.documents import Chunk, chunk_documents, load_documents
 from harness.pipeline.embedders import EMBEDDERS
-from harness.pipeline.faiss_index import IndexStatus, open_index
+from harness.pipeline.index_store import IndexStatus, open_index
 from harness.pipeline.generators import GENERATORS
 from harness.pipeline.prompt import Citation, build_messages, parse_citations
-from harness.pipeline.protocols import Embedder, Generation, GenerationRequest, Generator, Passage, VectorIndex
+from harness.pipeline.protocols import Embedder, Generation, GenerationRequest, Generator, Passage, Retriever
 
 
 class StageTimings(BaseModel):
@@ -55,7 +56,7 @@ WITHHELD_ANSWER = "The answer was withheld by a guard."
 
 
 class RagPipeline:
-    def __init__(self, *, embedder: Embedder, index: VectorIndex, chunks: Sequence[Chunk], generator: Generator,
+    def __init__(self, *, embedder: Embedder, index: Retriever, chunks: Sequence[Chunk], generator: Generator,
                  config: PipelineConfig, index_status: IndexStatus | None = None,
                  guards: GuardChain | None = None) -> None:
         self.embedder = embedder
@@ -142,7 +143,7 @@ def build_pipeline(scenario: Scenario, *, log: Callable[[str], None] = lambda _m
     index, status = open_index(default_index_dir(scenario), chunks, embedder, scenario.pipeline.retriever,
                                force=force_index, log=log)
     if generator is None:
-        generator = GENERATORS.build(scenario.pipeline.generator, embedder=embedder, log=log)
+        generator = GENERATORS.build(scenario.pipeline.generator, BuildContext(embedder=embedder, log=log))
     return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator,
                        config=scenario.pipeline, index_status=status, guards=guards)
 

