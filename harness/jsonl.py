@@ -11,14 +11,23 @@ from harness.errors import ConfigError
 
 
 def iter_jsonl(path: Path, what: str = "file") -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, object)`` for each non-blank line; anything else raises :class:`ConfigError`."""
+    """Yield ``(line number, object)`` for each non-blank line; anything else raises :class:`ConfigError`.
+
+    Lines are split on ``\n`` only (a JSON string may hold a raw U+2028 or U+0085, which ``str.splitlines``
+    would cut); a ``\r`` before it is dropped, and so is a UTF-8 byte-order mark at the start of the file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: {what} not found") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: {what} is a folder, expected a JSONL file") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
-    for lineno, line in enumerate(lines, start=1):
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or type(exc).__name__}") from exc
+    text = text.removeprefix("\ufeff")
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

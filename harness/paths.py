@@ -26,8 +26,17 @@ def new_run_dir(root: Path, prefix: str = "") -> Path:
     while run_dir.exists():
         n += 1
         run_dir = root / f"{stamp}-{n}"
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, mode=0o700)
+    os.chmod(run_dir, 0o700)  # a run folder holds answers and corpus passages: owner-only, whatever the umask
     return run_dir
 
 
-__all__ = ["cache_dir", "new_run_dir"]
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file created owner-only (0600): reports and items may quote corpus passages."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+__all__ = ["cache_dir", "new_run_dir", "write_private"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from harness.metrics import GROUPS
+from harness.paths import write_private
 from harness.results import BenchReport, ScenarioResult
 
-METRIC_GROUPS = ("retrieval.", "answer.", "judge.", "groundedness.", "hallucination.", "abstention.", "leak.", "guard.",
-                 "injection.", "run.")
+# The metric table shows every group of the catalogue but latency and load (they have tables of their own).
+METRIC_GROUPS = tuple(f"{group}." for group, _title in GROUPS if group not in ("latency", "load"))
 
 
 def _fmt(value: float | None) -> str:
@@ -57,6 +59,10 @@ def render_markdown(report: BenchReport) -> str:
         out += ["", "| stage | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
         for stage, st in s.latency.items():
             out.append(f"| {stage} | {st.n} | {_fmt(st.p50_ms)} | {_fmt(st.p95_ms)} | {_fmt(st.p99_ms)} | {_fmt(st.max_ms)} |")
+        for detector, domain in s.calibration_domain.items():
+            out += ["", f"Calibration domain of {detector}: {domain.get('summary', domain)}"]
+        if s.warnings:
+            out += ["", "**Warnings:**", ""] + [f"- {w}" for w in s.warnings]
         out += ["", f"Items: `{s.items_file}`", ""]
     return "\n".join(out) + "\n"
 
@@ -102,10 +108,10 @@ def write_report(report: BenchReport, run_dir: Path) -> dict[str, Path]:
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": run_dir / "report.json", "md": run_dir / "report.md", "html": run_dir / "report.html"}
     tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    write_private(tmp, report.model_dump_json(indent=2))
     tmp.replace(paths["json"])
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
-    paths["html"].write_text(render_html(report), encoding="utf-8")
+    write_private(paths["md"], render_markdown(report))
+    write_private(paths["html"], render_html(report))
     return paths
 
 

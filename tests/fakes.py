@@ -234,3 +234,22 @@ def small_pipeline(generator: Any, guards: Any = None) -> Any:
     index = FlatIPIndex.from_vectors(embedder.embed([c.text for c in chunks], kind="passage"))
     return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator, config=PipelineConfig(),
                        guards=guards)
+
+
+class TokenizingGenerator:
+    """Encodes the question as a tokenizer would before answering; like many third-party libraries, its error
+    quotes the input (here: text that is not valid Unicode). Counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.calls += 1
+        try:
+            request.question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"cannot tokenize {request.question!r}") from None
+        return Generation(text="A fixed answer [1].", completion_tokens=4, prompt_tokens=20, finish_reason="stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "fake-tokenizing"}

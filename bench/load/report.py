@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from bench.load.runner import LoadResult
 from harness.config import Scenario
-from harness.paths import new_run_dir
+from harness.paths import new_run_dir, write_private
 
 
 def answer_quality_scorer(scenario: Scenario, embedder: Any = None) -> Callable[[list[tuple[str, str]]], float | None]:
@@ -20,7 +20,7 @@ def answer_quality_scorer(scenario: Scenario, embedder: Any = None) -> Callable[
         from harness.eval.answers import AnswerScorer
         from harness.golden import load_golden_set
         from harness.pipeline.embedders import EMBEDDERS
-        from harness.runner import strip_citations
+        from harness.text import strip_citations
 
         references = {g.user_input: g.reference for g in load_golden_set(scenario.golden_set)
                       if g.answerable and g.reference}
@@ -49,7 +49,10 @@ def render(result: LoadResult, checks: list[tuple[str, float | None, str, bool]]
     lat, svc = result.latency, result.service_time
     lines += ["", "Latency from the scheduled send time (what a user waits) vs service time (from the actual send):",
               f"p50 {fmt(lat.p50_ms)} / {fmt(svc.p50_ms)} ms, p95 {fmt(lat.p95_ms)} / {fmt(svc.p95_ms)} ms, "
-              f"p99 {fmt(lat.p99_ms)} / {fmt(svc.p99_ms)} ms."]
+              f"p99 {fmt(lat.p99_ms)} / {fmt(svc.p99_ms)} ms.",
+              f"The load generator's own pacing error (actual minus scheduled send time): p50 "
+              f"{fmt(result.pacing_error.p50_ms)} ms, p99 {fmt(result.pacing_error.p99_ms)} ms, max "
+              f"{fmt(result.pacing_error.max_ms)} ms."]
     if result.errors:
         lines += ["", "Errors: " + ", ".join(f"{k}: {v}" for k, v in result.errors.items())]
     lines += ["", "| second | sent | p50 ms | p95 ms |", "|---|---|---|---|"]
@@ -62,8 +65,8 @@ def write_load_report(result: LoadResult, checks: list[tuple[str, float | None, 
     data = result.model_dump()
     data["slo"] = [{"metric": m, "value": v, "bound": b, "passed": ok} for m, v, b, ok in checks]
     files = {"json": run_dir / "load.json", "md": run_dir / "load.md"}
-    files["json"].write_text(json.dumps(data, indent=2))
-    files["md"].write_text(render(result, checks))
+    write_private(files["json"], json.dumps(data, indent=2))
+    write_private(files["md"], render(result, checks))
     return files
 
 

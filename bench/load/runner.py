@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
-
 from bench.load.schedule import arrival_times
+from bench.records import LatencyDigest, RequestRecord
 from harness.config import Scenario
 from harness.errors import BackendUnavailable
-from harness.eval.latency import LatencyStats, summarize
+from harness.eval.latency import LatencyStats
 from harness.golden import load_golden_set
+from harness.results import ResultHeader, new_header
 
 
-class LoadResult(BaseModel):
+class LoadResult(ResultHeader):
+    """``load.json``: the load phase's figures. ``pacing_error`` is how late the load generator itself sent
+    requests (actual minus scheduled send time): read the latency figures beside it."""
+
     scenario: str
     target: str
     model: str
@@ -39,6 +42,9 @@ class LoadResult(BaseModel):
     achieved_rps: float
     latency: LatencyStats
     service_time: LatencyStats
+    pacing_error: LatencyStats
+    ttft: LatencyStats
+    itl: LatencyStats
     metrics: dict[str, float | None]
     over_time: list[dict[str, float | int | None]]
     errors: dict[str, int]
@@ -62,11 +68,12 @@ def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Ca
     job = {"target": target, "request": cfg.request, "path": path, "template": cfg.template,
            "answer_field": cfg.answer_field, "model": cfg.model, "schedule": schedule,
            "stages": [s.model_dump() for s in cfg.stages], "questions": questions, "timeout_s": cfg.timeout_s,
-           "max_requests": cfg.max_requests, "t0_wall": 0.0}
+           "max_requests": cfg.max_requests, "t0_wall": 0.0,
+           "api_key_env": cfg.api_key_env or (scenario.serve.api_key_env if cfg.target is None else None)}
     total_s = sum(s.duration_s for s in cfg.stages)
     with tempfile.TemporaryDirectory(prefix="rag-harden-load-") as tmp:
         job_path, samples_path = Path(tmp) / "job.json", Path(tmp) / "samples.jsonl"
-        job["t0_wall"] = time.time() + (8.0 if workers else 2.0)  # the shared start, once every process is up
+        job["t0_wall"] = time.time()  # replaced by the generator once its processes are up (a shared start)
         job_path.write_text(json.dumps(job))
         started = time.monotonic()
         extra = ["--workers", str(workers)] if workers else []
@@ -77,53 +84,59 @@ def run_load(scenario: Scenario, *, target: str | None = None, score_answers: Ca
         if proc.returncode != 0:
             raise BackendUnavailable(f"the load generator failed (exit {proc.returncode}): {proc.stderr[-800:]}")
         files = [samples_path] if not workers else [Path(f"{samples_path}.{i}") for i in range(workers)]
-        samples = [json.loads(line) for f in files if f.exists() for line in f.read_text().splitlines() if line]
+        records = [RequestRecord.from_sample(json.loads(line)) for f in files if f.exists()
+                   for line in f.read_text(encoding="utf-8").split("\n") if line.strip()]
         locust = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
-        answered = [(questions[s["index"] % len(questions)], s["answer"]) for s in samples if s["ok"]]
-    if not samples:
+    if not records:
         raise BackendUnavailable(f"no request reached {target}")
-    if all(s["status"] == 0 for s in samples):
-        raise BackendUnavailable(f"cannot reach load target {target}: {samples[0]['error']}")
-    return summarise(scenario, target, samples, schedule, total_s, wall, locust, answered, score_answers)
+    if all(r.status == 0 for r in records):
+        raise BackendUnavailable(f"cannot reach load target {target}: {records[0].error}")
+    answered = [(questions[r.index % len(questions)], r.answer) for r in records if r.success and r.answer is not None]
+    return summarise(scenario, target, records, schedule, total_s, wall, locust, answered, score_answers)
 
 
-def summarise(scenario: Scenario, target: str, samples: list[dict], schedule: list[float], total_s: float,
+def summarise(scenario: Scenario, target: str, records: list[RequestRecord], schedule: list[float], total_s: float,
               wall_s: float, locust: dict, answered: list[tuple[str, str]],
               score_answers: Callable[[list[tuple[str, str]]], float | None] | None) -> LoadResult:
+    """Pure: the load result of typed request records (from one worker or several, merged)."""
     cfg = scenario.load
     assert cfg is not None
-    latency_ms = [(s["end_s"] - s["scheduled_s"]) * 1e3 for s in samples]
-    service_ms = [(s["end_s"] - s["start_s"]) * 1e3 for s in samples]
-    ok = [s for s in samples if s["ok"]]
-    good = sum(1 for s, lat in zip(samples, latency_ms) if s["ok"] and lat <= cfg.slo.goodput_ms)
-    n_scheduled = len(schedule) if cfg.model == "open" else len(samples)
-    duration = max(total_s, max(s["end_s"] for s in samples))
+    ok = [r for r in records if r.success]
+    good = sum(1 for r in ok if r.latency_ms <= cfg.slo.goodput_ms)
+    n_scheduled = len(schedule) if cfg.model == "open" else len(records)
+    duration = max(total_s, max(r.end_s for r in records))
     errors: dict[str, int] = {}
-    for s in samples:
-        if not s["ok"]:
-            key = f"HTTP {s['status']}" if s["status"] else "transport"
+    for r in records:
+        if not r.success:
+            key = f"HTTP {r.status}" if r.status else "transport"
             errors[key] = errors.get(key, 0) + 1
-    over_time = []
+    over_time: list[dict[str, float | int | None]] = []
     for second in range(int(np.ceil(duration))):
-        window = [lat for s, lat in zip(samples, latency_ms) if second <= s["scheduled_s"] < second + 1]
-        stats = summarize(window)
-        over_time.append({"t_s": second, "sent": len(window), "p50_ms": stats.p50_ms, "p95_ms": stats.p95_ms})
-    stats = summarize(latency_ms)
-    ttft = summarize([(s["ttft_s"] - s["scheduled_s"]) * 1e3 for s in samples if s.get("ttft_s") is not None])
+        window = LatencyDigest.of(r.latency_ms for r in records if second <= r.scheduled_s < second + 1)
+        per_second = window.stats()
+        over_time.append({"t_s": second, "sent": per_second.n, "p50_ms": per_second.p50_ms,
+                          "p95_ms": per_second.p95_ms})
+    stats = LatencyDigest.of(r.latency_ms for r in records).stats()
+    ttft = LatencyDigest.of(r.ttft_ms for r in records).stats()
+    itl = LatencyDigest.of(gap * 1e3 for r in records for gap in r.itl_s).stats()
+    pacing = LatencyDigest.of(r.pacing_error_ms for r in records).stats()
     quality = None
     if score_answers is not None and cfg.quality_sample and answered:
         quality = score_answers(answered[: cfg.quality_sample])
     metrics = {
         "load.p50_ms": stats.p50_ms, "load.p95_ms": stats.p95_ms, "load.p99_ms": stats.p99_ms,
-        "load.error_rate": 1 - len(ok) / len(samples), "load.goodput": good / max(n_scheduled, 1),
+        "load.error_rate": 1 - len(ok) / len(records), "load.goodput": good / max(n_scheduled, 1),
         "load.offered_rps": n_scheduled / total_s if cfg.model == "open" else None,
         "load.achieved_rps": len(ok) / duration, "load.answer.semantic_similarity": quality,
-        "load.ttft_p50_ms": ttft.p50_ms, "load.ttft_p95_ms": ttft.p95_ms,
+        "load.ttft_p50_ms": ttft.p50_ms, "load.ttft_p95_ms": ttft.p95_ms, "load.itl_p50_ms": itl.p50_ms,
+        "load.itl_p95_ms": itl.p95_ms, "load.pacing_error_p99_ms": pacing.p99_ms,
     }
-    return LoadResult(scenario=scenario.name, target=target, model=cfg.model, n_scheduled=n_scheduled,
-                      n_completed=len(samples), duration_s=duration, offered_rps=metrics["load.offered_rps"] or 0.0,
-                      achieved_rps=metrics["load.achieved_rps"], latency=stats, service_time=summarize(service_ms),
-                      metrics=metrics, over_time=over_time, errors=errors, locust=locust)
+    return LoadResult(**new_header(scenario.fingerprint()), scenario=scenario.name, target=target, model=cfg.model,
+                      n_scheduled=n_scheduled, n_completed=len(records), duration_s=duration,
+                      offered_rps=metrics["load.offered_rps"] or 0.0, achieved_rps=len(ok) / duration,
+                      latency=stats, service_time=LatencyDigest.of(r.service_ms for r in records).stats(),
+                      pacing_error=pacing, ttft=ttft, itl=itl, metrics=metrics, over_time=over_time, errors=errors,
+                      locust=locust)
 
 
 def slo_checks(scenario: Scenario, result: LoadResult) -> list[tuple[str, float | None, str, bool]]:

@@ -20,18 +20,24 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
 from locust import FastHttpUser, constant, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
+from harness.serving.sse import DONE as SSE_DONE  # noqa: E402  (standard library only)
+from harness.serving.sse import iter_sse  # noqa: E402
+
 JOB: dict = json.loads(open(sys.argv[1]).read())
 OUT = open(sys.argv[2], "w")
-ROLE = {"index": 0, "of": 1}
+ROLE: dict = {"index": 0, "of": 1, "runner": None}
 COUNT = {"sent": 0}
+FINISHED = Event()  # set when every open-loop request of this process (or, on the master, of all workers) has ended
 
 
 def now() -> float:
@@ -65,7 +71,8 @@ def send(client, index: int, scheduled: float) -> None:
     if JOB["request"] == "chat_stream":
         return send_streaming(client, index, scheduled, start)
     status, error, answer = 0, None, None
-    with client.post(JOB["path"], json=body_for(index), catch_response=True, name=JOB["path"]) as response:
+    with client.post(JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True,
+                     name=JOB["path"]) as response:
         status = response.status_code or 0
         if status == 200:
             try:
@@ -84,44 +91,57 @@ def send(client, index: int, scheduled: float) -> None:
 
 def send_streaming(client, index: int, scheduled: float, start: float) -> None:
     """A streamed chat completion: time to first token is when the first content delta arrives."""
-    status, error, parts, first = 0, None, [], None
-    with client.post(JOB["path"], json=body_for(index), catch_response=True, name=JOB["path"], stream=True) as response:
+    status, error, parts, stamps = 0, None, [], []
+    with client.post(JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True, name=JOB["path"],
+                     stream=True) as response:
         status = response.status_code or 0
         if status != 200:
             error = f"HTTP {status}" if status else f"transport error: {response.error}"
             response.failure(error)
         else:
             try:
-                buffer = b""
-                while True:
-                    chunk = response.stream.read(4096)
-                    if not chunk:
-                        break
-                    buffer += chunk
-                    while b"\n\n" in buffer:
-                        event, buffer = buffer.split(b"\n\n", 1)
-                        data = event.decode().removeprefix("data: ").strip()
-                        if data == "[DONE]":
-                            continue
-                        delta = json.loads(data)["choices"][0]["delta"].get("content")
-                        if delta:
-                            first = first if first is not None else now()
-                            parts.append(delta)
+                for data in iter_sse(iter(lambda: response.stream.read(4096), b"")):
+                    if data == SSE_DONE:
+                        continue
+                    choices = json.loads(data)["choices"]
+                    delta = choices[0]["delta"].get("content") if choices else None  # usage chunk: no choices
+                    if delta:
+                        stamps.append(now())
+                        parts.append(delta)
                 response.success()
             except (ValueError, KeyError, IndexError) as exc:
                 error = f"bad stream: {exc}"
                 response.failure(error)
     OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
-                          "ttft_s": first, "status": status, "ok": error is None, "error": error,
+                          "ttft_s": stamps[0] if stamps else None,
+                          "itl_s": [b - a for a, b in zip(stamps, stamps[1:])], "status": status,
+                          "ok": error is None, "error": error,
                           "answer": "".join(parts) if error is None else None}) + "\n")
     OUT.flush()
 
 
 def open_loop(client) -> None:
+    """Send this worker's share of the schedule and wait for every response (or its timeout), then say so."""
     mine = [(i, at) for i, at in enumerate(JOB["schedule"]) if i % ROLE["of"] == ROLE["index"]]
     greenlets = [gevent.spawn_later(max(at - now(), 0.0), send, client, i, at) for i, at in mine]
-    last = JOB["schedule"][-1] if JOB["schedule"] else 0.0
-    gevent.joinall(greenlets, timeout=max(last - now(), 0) + JOB["timeout_s"] + 5)
+    gevent.joinall(greenlets, timeout=max(_last_arrival() - now(), 0) + JOB["timeout_s"] + 5)
+    FINISHED.set()
+    if ROLE["runner"] is not None and ROLE["of"] > 1:
+        ROLE["runner"].send_message("open_loop_done", ROLE["index"])
+
+
+def _last_arrival() -> float:
+    return JOB["schedule"][-1] if JOB["schedule"] else 0.0
+
+
+def _auth_headers() -> dict:
+    """The bearer token, read here from the variable the job names (the job file holds only the name)."""
+    name = JOB.get("api_key_env")
+    token = os.environ.get(name, "") if name else ""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+HEADERS = _auth_headers()
 
 
 class LoadUser(FastHttpUser):
@@ -151,14 +171,12 @@ def drive(runner, n_users_open: int) -> None:
     gevent.sleep(max(-now(), 0.0))
     if JOB["model"] == "open":
         runner.start(n_users_open, spawn_rate=n_users_open)
-        last = JOB["schedule"][-1] if JOB["schedule"] else 0.0
-        gevent.sleep(max(last - now(), 0) + min(JOB["timeout_s"], 30) + 1)
+        FINISHED.wait(timeout=max(_last_arrival() - now(), 0) + JOB["timeout_s"] + 10)  # joined, not slept
     else:
         for stage in JOB["stages"]:
             runner.start(stage["users"], spawn_rate=max(stage["users"], 1))
             gevent.sleep(stage["duration_s"])
     runner.stop()
-    gevent.sleep(0.5)
 
 
 def main() -> None:
@@ -167,6 +185,8 @@ def main() -> None:
     if args[:1] == ["--worker"]:
         ROLE["index"], ROLE["of"] = int(args[1]), int(args[2])
         runner = env.create_worker_runner("127.0.0.1", int(args[3]))
+        ROLE["runner"] = runner
+        runner.register_message("t0", lambda msg, **_kw: JOB.__setitem__("t0_wall", float(msg.data)))
         runner.greenlet.join()
         OUT.close()
         return
@@ -174,6 +194,14 @@ def main() -> None:
         n = int(args[1])
         runner = env.create_master_runner("127.0.0.1", 0)
         port = runner.server.port
+        finished: set[int] = set()
+
+        def on_done(msg, **_kw) -> None:
+            finished.add(int(msg.data))
+            if len(finished) == n:
+                FINISHED.set()
+
+        runner.register_message("open_loop_done", on_done)
         workers = [subprocess.Popen([sys.executable, "-m", "bench.load.worker", sys.argv[1],
                                      f"{sys.argv[2]}.{i}", "--worker", str(i), str(n), str(port)])
                    for i in range(n)]
@@ -182,6 +210,8 @@ def main() -> None:
             gevent.sleep(0.1)
         if len(runner.clients.ready) < n:
             raise SystemExit(f"only {len(runner.clients.ready)} of {n} locust workers connected")
+        JOB["t0_wall"] = time.time() + 1.0  # the shared start, now that every process is up
+        runner.send_message("t0", JOB["t0_wall"])
         drive(runner, n)
         runner.quit()
         for w in workers:
@@ -189,6 +219,7 @@ def main() -> None:
         OUT.close()
     else:
         runner = env.create_local_runner()
+        JOB["t0_wall"] = time.time() + 0.2  # start once imports are done, however long they took
         drive(runner, 1)
         runner.quit()
         OUT.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from harness.text import has_citation
+
 _PATTERNS = [
     r"\bi (?:do not|don'?t|cannot|can'?t|could not|couldn'?t) (?:know|find|tell|say|answer|determine|see|locate)\b",
     r"\b(?:i am|i'm) (?:not (?:sure|able|certain)|unable)\b",
@@ -24,7 +26,6 @@ _PATTERNS = [
     r"\bwithheld by a guard\b|\bblocked by a guard\b",
 ]
 _DECLINE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
-_CITATION = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
 
 
 def _lead(answer: str) -> str:
@@ -40,7 +41,7 @@ def is_declined(answer: str | None) -> bool:
 
 
 def is_uncited(answer: str | None) -> bool:
-    return not answer or not _CITATION.search(answer)
+    return not has_citation(answer)
 
 
 __all__ = ["is_declined", "is_uncited"]

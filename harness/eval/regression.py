@@ -12,35 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pydantic import BaseModel
 
+from harness.metrics import ItemContext, direction, item_value
 from harness.results import ItemResult
-
-# Per-item values whose mean is the run-level metric. Lower is better for the ones in LOWER_IS_BETTER.
-LOWER_IS_BETTER = {"hallucination.unsupported_rate", "hallucination.answered_unanswerable_rate",
-                   "abstention.answerable_declined_rate"}
-
-
-def item_value(item: ItemResult, metric: str, faithfulness_threshold: float) -> float | None:
-    if item.error is not None:
-        return None
-    group, _, name = metric.partition(".")
-    if group == "retrieval":
-        return None if item.retrieval is None else item.retrieval.get(name)
-    if group == "answer":
-        return None if item.answer_scores is None else item.answer_scores.get(name)
-    if group == "judge":
-        return None if item.judge_scores is None else item.judge_scores.get(name)
-    answered = item.answerable and not item.declined and item.faithfulness is not None
-    if metric == "groundedness.faithfulness_mean":
-        return item.faithfulness if answered else None
-    if metric == "hallucination.unsupported_rate":
-        return float(item.faithfulness < faithfulness_threshold) if answered else None
-    if metric == "hallucination.answered_unanswerable_rate":
-        return None if item.answerable else float(not item.declined)
-    if metric == "abstention.unanswerable_declined_rate":
-        return None if item.answerable else float(bool(item.declined))
-    if metric == "abstention.answerable_declined_rate":
-        return float(bool(item.declined)) if item.answerable else None
-    return None
 
 
 class MetricComparison(BaseModel):
@@ -64,10 +37,11 @@ def _bootstrap_mean(values: np.ndarray, rng: np.random.Generator, n: int) -> tup
 
 def compare(metric: str, baseline: Sequence[ItemResult], current: Sequence[ItemResult], *, tolerance: float,
             faithfulness_threshold: float, n_boot: int = 2000, seed: int = 0) -> MetricComparison:
-    value: Callable[[ItemResult], float | None] = lambda it: item_value(it, metric, faithfulness_threshold)  # noqa: E731
+    ctx = ItemContext(faithfulness_threshold=faithfulness_threshold)
+    value: Callable[[ItemResult], float | None] = lambda it: item_value(it, metric, ctx)  # noqa: E731
     base = {it.id: v for it in baseline if (v := value(it)) is not None}
     cur = {it.id: v for it in current if (v := value(it)) is not None}
-    higher = metric not in LOWER_IS_BETTER
+    higher = direction(metric) != "lower"
     if not base or not cur:
         return MetricComparison(metric=metric, baseline=np.mean(list(base.values())) if base else None,
                                 current=np.mean(list(cur.values())) if cur else None, delta=None, ci_low=None,
@@ -98,10 +72,4 @@ def compare(metric: str, baseline: Sequence[ItemResult], current: Sequence[ItemR
                             n_paired=len(paired), higher_is_better=higher, regressed=regressed, reason=reason)
 
 
-def gated_metrics(names: Sequence[str]) -> list[str]:
-    """The run-level metrics that are means of per-item values, and so can be compared item by item."""
-    prefixes = ("retrieval.", "answer.", "judge.", "groundedness.", "hallucination.", "abstention.")
-    return [n for n in names if n.startswith(prefixes) and n != "abstention.uncited_rate"]
-
-
-__all__ = ["LOWER_IS_BETTER", "MetricComparison", "compare", "gated_metrics", "item_value"]
+__all__ = ["MetricComparison", "compare"]

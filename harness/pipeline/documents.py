@@ -106,6 +106,9 @@ def load_documents(paths: Iterable[Path]) -> list[Document]:
                 documents.append(doc)
     if not documents:
         raise ConfigError(f"no .md, .txt or .jsonl documents found under {[str(p) for p in paths]}")
+    if not any(doc.text.strip() for doc in documents):
+        raise ConfigError(f"corpus under {[str(p) for p in paths]}: all {len(documents)} documents are empty or "
+                          "whitespace only; there is nothing to index")
     return documents
 
 

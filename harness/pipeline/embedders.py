@@ -17,7 +17,7 @@ import numpy as np
 from harness._env import quiet_transformers
 from harness.config import SentenceTransformersEmbedderConfig
 from harness.errors import BackendUnavailable
-from harness.pipeline.protocols import EmbedKind, Embedder
+from harness.pipeline.protocols import Embedder, EmbedKind
 from harness.registry import BuildContext, Registry
 
 EMBEDDERS: Registry[Any, Embedder] = Registry("embedder")
@@ -44,6 +44,13 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``auto`` is fp16 on CUDA (MiniLM-class encoders lose nothing that ranks notice) and fp32 on the CPU."""
+    if dtype != "auto":
+        return dtype
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
 def _weights_digest(folder: Path) -> str:
     """A cheap identity of local weights: names and sizes of the files (hashing 90 MB on every start is not)."""
     digest = hashlib.sha256()
@@ -66,6 +73,11 @@ class SentenceTransformersEmbedder:
             self._model = SentenceTransformer(self.model_ref, device=self.device)
         except (OSError, ValueError) as exc:
             raise BackendUnavailable(f"cannot load embedder {self.model_ref!r}: {exc}") from exc
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        if self.dtype != "fp32":
+            import torch
+
+            self._model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[self.dtype])
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self._dim = int(get_dim())
 
@@ -74,6 +86,8 @@ class SentenceTransformersEmbedder:
         return self._dim
 
     def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        """Normalised float32 rows in the order of ``texts``. sentence-transformers' ``encode`` sorts the
+        texts by length before batching (a batch pads to similar lengths) and restores the input order."""
         prefix = self.config.query_prefix if kind == "query" else self.config.passage_prefix
         vectors = self._model.encode(
             [prefix + t for t in texts],
@@ -96,6 +110,8 @@ class SentenceTransformersEmbedder:
             "dim": self._dim,
             "query_prefix": self.config.query_prefix,
             "passage_prefix": self.config.passage_prefix,
+            # Only when not fp32, so indexes built before this setting existed keep their content hash.
+            **({"dtype": self.dtype} if self.dtype != "fp32" else {}),
         }
 
     @property
@@ -108,4 +124,4 @@ def build_sentence_transformers(config: SentenceTransformersEmbedderConfig, *, c
     return SentenceTransformersEmbedder(config)
 
 
-__all__ = ["EMBEDDERS", "SentenceTransformersEmbedder", "default_embedder_path"]
+__all__ = ["EMBEDDERS", "SentenceTransformersEmbedder", "default_embedder_path", "resolve_dtype"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -110,17 +111,26 @@ def open_index(
 
 
 def _save(folder: Path, index: Retriever, chunks: Sequence[Chunk], manifest: IndexManifest) -> None:
-    """Write to a sibling temp folder, then swap it in, so a crash never leaves a half-written index."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a sibling temp folder, then swap it in, so a crash never leaves a half-written index.
+
+    ``chunks.jsonl`` holds the corpus text in clear (the pipeline must hand the real passages to the generator,
+    and redacting them would change what retrieval finds), so the folder is owner-only (0700) and every file in
+    it 0600: the index cache is as private as the user's own copy of the corpus, never more readable."""
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder.parent, 0o700)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True, mode=0o700)
+    os.chmod(tmp, 0o700)
     try:
         index.save(tmp)
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        fd = os.open(tmp / "chunks.jsonl", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for c in chunks:
                 fh.write(c.model_dump_json() + "\n")
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+        for written in tmp.iterdir():
+            os.chmod(written, 0o600 if written.is_file() else 0o700)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise BackendUnavailable(f"cannot write index to {folder}: {exc}") from exc

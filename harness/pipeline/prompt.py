@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.config import PromptConfig
 from harness.pipeline.protocols import Passage
+from harness.text import cited_numbers
 
 _HEADING_MARK = re.compile(r"(?m)^#{1,6}\s*")
-_CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 class Citation(BaseModel):
@@ -47,12 +47,7 @@ def build_messages(question: str, passages: Sequence[Passage], config: PromptCon
 def parse_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
     """Citations ``[n]`` or ``[n, m]`` in order of first appearance; numbers that match no passage are dropped."""
     by_number = {p.number: p for p in passages}
-    seen: list[int] = []
-    for match in _CITATION.finditer(answer):
-        for part in match.group(1).split(","):
-            n = int(part)
-            if n in by_number and n not in seen:
-                seen.append(n)
+    seen = [n for n in cited_numbers(answer) if n in by_number]
     return [
         Citation(number=n, doc_id=by_number[n].doc_id, chunk_id=by_number[n].chunk_id,
                  start=by_number[n].start, end=by_number[n].end)

@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.config import PipelineConfig, Scenario, Stage
 from harness.guarding import GuardChain, GuardResult
 from harness.paths import cache_dir
-from harness.registry import BuildContext
 from harness.pipeline.documents import Chunk, chunk_documents, load_documents
 from harness.pipeline.embedders import EMBEDDERS
-from harness.pipeline.index_store import IndexStatus, open_index
 from harness.pipeline.generators import GENERATORS
+from harness.pipeline.index_store import IndexStatus, open_index
 from harness.pipeline.prompt import Citation, build_messages, parse_citations
 from harness.pipeline.protocols import Embedder, Generation, GenerationRequest, Generator, Passage, Retriever
+from harness.registry import BuildContext
 
 
 class StageTimings(BaseModel):
@@ -116,6 +116,11 @@ class RagPipeline:
         return Answer(question=question, answer=text, passages=kept, citations=parse_citations(text, kept),
                       timings=timings, generation=generation, guard_results=results,
                       blocked="answer" if ga.action == "block" else None, messages=messages)
+
+    def answer_many(self, questions: Sequence[str], top_k: int | None = None, *,
+                    guarded: bool = True) -> list[Answer]:
+        """:meth:`answer` for several questions, in order."""
+        return [self.answer(q, top_k, guarded=guarded) for q in questions]
 
     def _blocked(self, question: str, stage: Stage, results: list[GuardResult], started: float,
                  **guard_ms: float) -> Answer:

@@ -33,6 +33,6 @@ class RetrieverBackend:
 RETRIEVERS: Registry[Any, RetrieverBackend] = Registry("retriever")
 
 # Importing the backend modules registers them; none imports faiss or torch at import time.
-from harness.pipeline import faiss_index  # noqa: E402,F401
+from harness.pipeline import faiss_gpu_index, faiss_index, torch_retriever  # noqa: E402,F401
 
 __all__ = ["RETRIEVERS", "RetrieverBackend"]

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from harness.cli import app, default_scenario_path
 from harness.config import load_scenario
 from harness.results import BenchReport, ItemResult
+from tests.conftest import scenario_variant
 from tests.fakes import free_port
 
 runner = CliRunner()
@@ -18,14 +20,11 @@ runner = CliRunner()
 
 def scenario_file(tmp_path: Path, repo: Path, *, generator: str = "{backend: extractive}", asserts: str | None = None,
                   name: str = "demo") -> Path:
-    text = (repo / "scenarios" / "default.yaml").read_text()
-    text = text.replace("{backend: transformers, model: default, max_new_tokens: 96}", generator)
-    text = text.replace("../golden_sets", str(repo / "golden_sets")).replace("name: default", f"name: {name}")
+    """The shipped default scenario with another generator (YAML flow text) and, optionally, other asserts."""
+    changes: dict[str, object] = {"pipeline.generator": yaml.safe_load(generator)}
     if asserts is not None:
-        text = text[: text.index("asserts:")] + asserts
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    return path
+        changes["asserts"] = yaml.safe_load(asserts)["asserts"]
+    return scenario_variant(repo, tmp_path, name=name, changes=changes)
 
 
 def only_run_dir(out: Path) -> Path:
@@ -66,8 +65,8 @@ def test_bench_exits_1_when_an_assert_fails(tmp_path: Path, repo: Path) -> None:
 
 def test_bench_rejects_bad_config_before_running(tmp_path: Path, repo: Path) -> None:
     good = scenario_file(tmp_path, repo)
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(good.read_text().replace("top_k: 5", "top_k: 0"))
+    bad = scenario_variant(repo, tmp_path, name="bad", changes={"pipeline.generator": {"backend": "extractive"},
+                                                                "pipeline.retriever.top_k": 0})
     result = runner.invoke(app, ["bench", str(good), str(bad), "--out-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2
     assert str(bad) in result.output and "pipeline.retriever.top_k" in result.output

@@ -10,16 +10,13 @@ from harness.config import load_scenario
 from harness.eval.answers import AnswerScorer
 from harness.pipeline.generators.extractive import DECLINE
 from harness.pipeline.rag import RagPipeline, build_pipeline
+from tests.conftest import scenario_variant
 
 
 @pytest.fixture(scope="module")
 def extractive_pipeline(repo: Path, tmp_path_factory) -> RagPipeline:
-    text = (repo / "scenarios" / "default.yaml").read_text()
-    text = text.replace("generator: {backend: transformers, model: default, max_new_tokens: 96}",
-                        "generator: {backend: extractive}")
-    text = text.replace("../golden_sets", str(repo / "golden_sets"))
-    path = tmp_path_factory.mktemp("scenario") / "demo.yaml"
-    path.write_text(text)
+    path = scenario_variant(repo, tmp_path_factory.mktemp("scenario"), name="demo",
+                            changes={"pipeline.generator": {"backend": "extractive"}})
     return build_pipeline(load_scenario(path))
 
 

@@ -14,6 +14,8 @@ from harness.errors import BackendUnavailable
 from harness.serve import create_app
 from tests.fakes import LoopbackServer, SlowGenerator, free_port, small_pipeline
 
+pytestmark = pytest.mark.load
+
 
 def test_constant_and_poisson_schedules() -> None:
     stages = [LoadStage(duration_s=2, rate=10), LoadStage(duration_s=1, ramp_from=0, rate=20)]

@@ -49,7 +49,8 @@ def test_generator_going_away_gives_503_and_recovers_when_it_returns() -> None:
 
 
 def test_shutdown_finishes_in_flight_requests() -> None:
-    server = BackgroundServer(app_for(small_pipeline(SlowGenerator(0.6))))
+    app = app_for(small_pipeline(SlowGenerator(0.6)))
+    server = BackgroundServer(app)
     url = server.__enter__()
     result: dict = {}
 
@@ -58,7 +59,9 @@ def test_shutdown_finishes_in_flight_requests() -> None:
 
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while app.state.admission.running == 0 and time.monotonic() < deadline:  # wait until it is in flight
+        time.sleep(0.01)
     server.__exit__(None, None, None)  # asks uvicorn to exit while the request is in flight
     thread.join(timeout=10)
     assert result["response"].status_code == 200

@@ -7,7 +7,7 @@ import pytest
 
 from harness.config import load_scenario, scenario_json_schema
 from harness.errors import ConfigError
-from harness.runner import available_metrics, check_asserts_known
+from harness.metrics import available_metrics, check_asserts_known
 
 GOOD = """\
 description: tiny
@@ -107,13 +107,18 @@ def test_openai_base_url_must_be_http(tmp_path: Path) -> None:
         load_scenario(path)
 
 
-def test_unknown_assert_metric_is_rejected_with_the_valid_names(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("retrieval.recall@5", "retrieval.recall@50"))
-    scenario = load_scenario(path)
+def test_unknown_assert_metric_is_rejected_when_the_scenario_loads_with_close_matches(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("retrieval.recall@5", "retrieval.recal@5"))
     with pytest.raises(ConfigError) as info:
-        check_asserts_known(scenario, path)
-    assert "asserts.0.metric" in str(info.value)
-    assert "retrieval.recall@5" in str(info.value)
+        load_scenario(path)
+    assert str(path) in str(info.value) and "asserts.0.metric" in str(info.value)
+    assert "did you mean retrieval.recall@5" in str(info.value)
+
+
+def test_an_assert_on_a_metric_the_scenario_does_not_measure_says_why(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("retrieval.recall@5", "leak.rate"))
+    with pytest.raises(ConfigError, match="leak metric: this scenario has no block that measures it"):
+        load_scenario(path)
 
 
 def test_available_metrics_follow_top_k(tmp_path: Path) -> None:

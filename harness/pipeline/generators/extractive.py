@@ -16,8 +16,8 @@ import numpy as np
 from harness.config import ExtractiveGeneratorConfig
 from harness.errors import ConfigError
 from harness.pipeline.generators import GENERATORS
-from harness.registry import BuildContext
 from harness.pipeline.protocols import Embedder, Generation, GenerationRequest
+from harness.registry import BuildContext
 
 DECLINE = "I don't know based on the provided documents."
 

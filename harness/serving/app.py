@@ -1,0 +1,217 @@
+"""``create_app``: the guarded pipeline as a FastAPI app.
+
+Endpoints: ``POST /v1/query``; ``POST /v1/chat/completions`` (OpenAI-compatible, server-sent events when
+``stream`` is true, a final usage chunk with ``stream_options.include_usage``); ``GET /v1/models``;
+``GET /healthz`` and its alias ``/health``; ``GET /readyz`` (ready once the models are loaded);
+``GET /metrics`` (Prometheus). Limits and their status codes are in :mod:`harness.serving.admission`
+(429, 504) and :mod:`harness.serving.middleware` (401, 408, 413); the error shape is in
+:mod:`harness.serving.errors`.
+
+Streaming note: the pipeline generates the whole answer before it is streamed in word pieces, so time to
+first token equals the generation time. :func:`chat_events` takes any token iterator, so a generator that
+streams can be plugged in without touching the framing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response, StreamingResponse
+
+from harness.config import ServeConfig
+from harness.errors import BackendUnavailable, ConfigError, HardenError
+from harness.serving.admission import Admission, Deadline, DeadlineExceeded, Overloaded
+from harness.serving.errors import ApiError, install_error_handlers
+from harness.serving.metrics import STAGES, ServerMetrics
+from harness.serving.middleware import HardeningMiddleware
+from harness.serving.models import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    ChunkChoice,
+    Delta,
+    ErrorResponse,
+    Health,
+    ModelCard,
+    ModelList,
+    PassageRef,
+    QueryRequest,
+    QueryResponse,
+    Readiness,
+    Usage,
+)
+from harness.serving.sse import DONE, MEDIA_TYPE, format_event
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 503, 504)}
+
+
+class _HardenedApp(FastAPI):
+    """FastAPI with :class:`HardeningMiddleware` outside its whole stack (outside Starlette's error
+    middleware, which re-raises every exception to the server after replying)."""
+
+    hardening: dict[str, Any]  # set by create_app before the first request builds the stack
+
+    def build_middleware_stack(self) -> Any:
+        paths = frozenset(str(getattr(r, "path", "")) for r in self.routes)
+        return HardeningMiddleware(super().build_middleware_stack(), known_paths=paths, **self.hardening)
+
+
+def read_api_key(config: ServeConfig) -> str | None:
+    """The bearer token from ``config.api_key_env``; a named but unset or empty variable is a ConfigError."""
+    if config.api_key_env is None:
+        return None
+    token = os.environ.get(config.api_key_env, "").strip()
+    if not token:
+        raise ConfigError(f"serve.api_key_env names {config.api_key_env}, which is not set or empty")
+    return token
+
+
+def word_pieces(text: str) -> list[str]:
+    """The answer as stream deltas: words with their leading space, concatenating back to ``text``."""
+    words = text.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+async def chat_events(tokens: Iterable[str], *, ident: str, created: int, model: str,
+                      finish: Callable[[], tuple[str, Usage]], include_usage: bool) -> AsyncIterator[bytes]:
+    """OpenAI chat-completion chunks as server-sent events: the role, one chunk per token, the finish reason,
+    the usage chunk when asked for, ``[DONE]``. ``finish()`` is called once the tokens are exhausted."""
+    def event(choices: list[ChunkChoice], usage: Usage | None = None) -> bytes:
+        chunk = ChatCompletionChunk(id=ident, created=created, model=model, choices=choices, usage=usage)
+        return format_event(chunk.model_dump_json(exclude_none=True))
+
+    yield event([ChunkChoice(delta=Delta(role="assistant"))])
+    for token in tokens:
+        yield event([ChunkChoice(delta=Delta(content=token))])
+    reason, usage = finish()
+    yield event([ChunkChoice(delta=Delta(), finish_reason=reason)])
+    if include_usage:
+        yield event([], usage)
+    yield format_event(DONE)
+
+
+def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
+               load_in_background: bool = True) -> FastAPI:
+    """The ASGI app. ``load_pipeline`` builds the pipeline (models, index); until it has, ``/readyz`` says
+    503."""
+    token = read_api_key(config)
+    app = _HardenedApp(title="rag-harden", docs_url=None, redoc_url=None)
+    admission = Admission(config.max_concurrency, config.max_queue, config.retry_after_s)
+    metrics = ServerMetrics(running=lambda: admission.running, waiting=lambda: admission.waiting)
+    app.hardening = {"max_body_bytes": config.max_body_bytes, "body_timeout_s": config.body_timeout_s,
+                     "token": token, "metrics": metrics}
+    install_error_handlers(app, [QueryRequest, ChatRequest])
+    state: dict[str, Any] = {"pipeline": None, "error": None}
+    retry = {"Retry-After": str(config.retry_after_s)}
+    started = int(time.time())
+
+    def load() -> None:
+        try:
+            state["pipeline"] = load_pipeline()
+        except Exception as exc:  # reported by /readyz, never swallowed silently
+            state["error"] = f"{type(exc).__name__}: {exc}"
+
+    if load_in_background:
+        threading.Thread(target=load, daemon=True).start()
+    else:
+        load()
+
+    async def answer(question: str, top_k: int | None) -> Any:
+        pipeline = state["pipeline"]
+        if pipeline is None:
+            raise ApiError(503, "not_ready", "the pipeline failed to load" if state["error"]
+                           else "models are still loading", retry)
+        try:
+            deadline = Deadline(config.request_timeout_s)
+            result = await admission.run(pipeline.answer, question, top_k, deadline=deadline)
+        except Overloaded:
+            metrics.errors.labels("overload").inc()
+            raise ApiError(429, "overloaded", "server is at capacity; retry later", retry) from None
+        except DeadlineExceeded as exc:
+            metrics.errors.labels("timeout").inc()
+            raise ApiError(504, "deadline_exceeded", f"no answer within {exc.timeout_s:g} s") from None
+        except BackendUnavailable as exc:  # its message names the endpoint (configuration), not the request
+            metrics.errors.labels("backend_unavailable").inc()
+            raise ApiError(503, "backend_unavailable", str(exc), retry) from None
+        except HardenError as exc:
+            metrics.errors.labels("pipeline").inc()
+            raise ApiError(500, "pipeline_error", f"the pipeline failed ({type(exc).__name__})") from None
+        for stage in STAGES:
+            metrics.stage.labels(stage).observe(getattr(result.timings, f"{stage}_ms") / 1e3)
+        for r in result.guard_results:
+            for f in r.findings:
+                metrics.findings.labels(r.guard, r.stage, f.entity_type).inc()
+        return result
+
+    @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
+    async def query(body: QueryRequest) -> QueryResponse:
+        result = await answer(body.question, body.top_k)
+        passages = [PassageRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
+                    for p in result.passages]
+        return QueryResponse(answer=result.answer, citations=result.citations, passages=passages,
+                             guards=result.guard_results, blocked=result.blocked, timings=result.timings)
+
+    streamed = {"content": {MEDIA_TYPE: {}}, "description": "a completion, or its chunks as SSE"}
+
+    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
+    async def chat(body: ChatRequest) -> Any:
+        question = body.question()
+        if not question.strip():
+            raise ApiError(422, "invalid_request", "messages need a user message with text")
+        result = await answer(question, None)
+        ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
+        usage = Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens)
+        reason = result.generation.finish_reason or "stop"
+        if not body.stream:
+            return ChatCompletion(id=ident, created=created, model=config.model_name, usage=usage,
+                                  choices=[ChatChoice(message=AssistantMessage(content=result.answer),
+                                                      finish_reason=reason)])
+        include_usage = body.stream_options is not None and body.stream_options.include_usage
+        events = chat_events(word_pieces(result.answer), ident=ident, created=created,
+                             model=config.model_name, finish=lambda: (reason, usage),
+                             include_usage=include_usage)
+        return StreamingResponse(events, media_type=MEDIA_TYPE)
+
+    @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)
+    async def models() -> ModelList:
+        return ModelList(data=[ModelCard(id=config.model_name, created=started)])
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> Health:
+        return Health()
+
+    @app.get("/health", response_model=Health)
+    async def health() -> Health:
+        return Health()
+
+    @app.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    async def readyz() -> Any:
+        if state["pipeline"] is not None:
+            return Readiness(status="ready")
+        body = Readiness(status="error" if state["error"] else "loading", detail=state["error"])
+        return Response(body.model_dump_json(), status_code=503, media_type="application/json")
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def prometheus() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.serve_config = config
+    app.state.metrics = metrics
+    app.state.admission = admission
+    app.state.serve_state = state
+    app.state.on_slow_client = metrics.slow_client
+    return app
+
+
+__all__ = ["chat_events", "create_app", "read_api_key", "word_pieces"]
