@@ -1,13 +1,14 @@
 # Two entry points, both idempotent: a second run reuses the installed virtual environment.
 #   make bench   install, then run `rag-harden bench` on scenarios/default.yaml
-#   make test    install, then run the default test suite
+#   make test    install, then lint (ruff), type-check (mypy) and run the test suite CI runs
+#   make test-all  everything, slow and GPU tests included (GPU tests skip without CUDA)
 VENV        ?= .venv
 PYTHON      ?= python3
 CONSTRAINTS ?= constraints-cpu.txt
 BIN          = $(VENV)/bin
 STAMP        = $(VENV)/.rag-harden-installed
 
-.PHONY: install bench test test-all clean
+.PHONY: install bench lint test test-all clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
@@ -23,8 +24,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 bench: install
 	$(BIN)/rag-harden bench scenarios/default.yaml
 
-test: install
-	$(BIN)/python -m pytest -q
+lint: install
+	$(BIN)/ruff check harness guards bench
+	$(BIN)/mypy
+
+# CI's suite: every test but the slow and GPU ones (bounded load tests on loopback included).
+test: lint
+	$(BIN)/python -m pytest -q -m 'not gpu and not slow'
 
 test-all: install
 	$(BIN)/python -m pytest -q -m ''

@@ -114,6 +114,11 @@ class DetectorReport(ResultHeader):
     precision: float | None
     recall: float | None
     f2_gain_ci: Interval
+    # The guard's scores at the top level too (the report's earlier layout): overall, structured, per entity.
+    overall: EntityScore
+    structured: EntityScore
+    per_entity: list[EntityScore]
+    ms_per_text: float
     detector: DetectorScores
     baseline: DetectorScores
     config: dict[str, Any]
@@ -323,6 +328,10 @@ def evaluate(
         precision=overall.precision,
         recall=overall.recall,
         f2_gain_ci=_interval(det_f2["overall"] - base_f2["overall"]),
+        overall=overall,
+        structured=structured,
+        per_entity=detector.per_entity,
+        ms_per_text=detector.ms_per_text,
         detector=detector,
         baseline=base_scores,
         config=guard.config.model_dump(mode="json"),

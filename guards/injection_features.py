@@ -334,15 +334,91 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def segment_features(text: str) -> list[tuple[Segment, dict[str, float]]]:
-    """Segments of a normalised passage with their features (pattern families found once for the passage)."""
-    segs = segments(text)
-    spans = family_spans(text)
-    out = []
-    for seg in segs:
-        fams = frozenset(f for f, s, e in spans if s < seg.end and e > seg.start)
-        out.append((seg, featurize(seg.text, fams)))
+_STOP = _words(
+    "about above after again also been before being below between both could does doing down during each "
+    "from further have having here into itself just more most once only other over same should some such "
+    "than that their theirs them then there these they this those through under until very were what when "
+    "where which while whom with would your yours please thanks thank hello dear best regards will shall "
+    "make made like want need know"
+)
+_REQUEST_START = _words("can could would will please")
+
+
+def _content(words: list[str]) -> set[str]:
+    return {w[:6] for w in words if len(w) > 3 and w not in _STOP and not w.isdigit()}
+
+
+def _request_like(words: list[str], text: str) -> bool:
+    """A task or question in the form one puts to an assistant: a task verb or wh-word first, or a
+    question."""
+    if not words:
+        return False
+    first = words[0]
+    return (
+        first in _TASK_VERB
+        or first in _WH
+        or (first in _REQUEST_START and len(words) > 1 and words[1] in _SECOND)
+        or text.rstrip().endswith("?")
+    )
+
+
+def context_features(texts: list[str]) -> list[dict[str, float]]:
+    """Features of each segment relative to the rest of its passage (a change of register or topic).
+
+    ``h:novel`` is the share of the segment's content words (stems of 6 letters) that no other segment of
+    the passage uses; ``h:novel_request`` is that share when the segment is request-like (a task or question
+    put to an assistant); ``h:lone_request`` marks the only request-like segment of a passage of 3+
+    segments, ``h:rare_request`` (its novelty) a request-like segment in a passage where at most a quarter of
+    the segments are request-like. Passages of fewer than 3 segments (a query, a short note) get none.
+    """
+    out: list[dict[str, float]] = [{} for _ in texts]
+    if len(texts) < 3:
+        return out
+    words = [_WORD.findall(t.lower()) for t in texts]
+    contents = [_content(w) for w in words]
+    requests = [_request_like(w, t) for w, t in zip(words, texts, strict=True)]
+    n_requests = sum(requests)
+    counts: dict[str, int] = {}
+    for c in contents:
+        for w in c:
+            counts[w] = counts.get(w, 0) + 1
+    for i, c in enumerate(contents):
+        if len(c) < 2:
+            continue
+        novelty = sum(1 for w in c if counts[w] == 1) / len(c)
+        feats = out[i]
+        feats["h:novel"] = novelty
+        if requests[i]:
+            feats["h:novel_request"] = novelty
+            if n_requests == 1:
+                feats["h:lone_request"] = 1.0
+            if n_requests * 4 <= len(texts):
+                feats["h:rare_request"] = novelty
     return out
 
 
-__all__ = ["MAX_SEGMENT", "Segment", "family_spans", "featurize", "segment_features", "segments"]
+def segment_features(text: str) -> list[tuple[Segment, dict[str, float]]]:
+    """Segments of a normalised passage with their features (pattern families found once for the passage),
+    the per-segment features of :func:`featurize` plus those relative to the passage
+    (:func:`context_features`)."""
+    segs = segments(text)
+    spans = family_spans(text)
+    relative = context_features([seg.text for seg in segs])
+    out = []
+    for seg, rel in zip(segs, relative, strict=True):
+        fams = frozenset(f for f, s, e in spans if s < seg.end and e > seg.start)
+        feats = featurize(seg.text, fams)
+        feats.update(rel)
+        out.append((seg, feats))
+    return out
+
+
+__all__ = [
+    "MAX_SEGMENT",
+    "Segment",
+    "context_features",
+    "family_spans",
+    "featurize",
+    "segment_features",
+    "segments",
+]

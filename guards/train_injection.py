@@ -40,7 +40,7 @@ from guards.injection_normalise import normalise
 
 SEED = 20261122
 N_FOLDS = 5
-VERSION = "injection-v1"
+VERSION = "injection-v2"
 GRID = [(0.3, 3.0), (1.0, 3.0)]
 MAX_FPR = 0.01
 
@@ -98,6 +98,37 @@ class FeatureCache:
             got = self._cache[text] = _segment_feats(text)
         return got
 
+    def planted(self, attack: str, context: str) -> list[dict[str, float]]:
+        """Features of the segments of ``context`` with ``attack`` planted in it that come from the attack
+        (so the features relative to the passage see the attack inside a document)."""
+        key = "\x00".join((attack, context))
+        got = self._cache.get(key)
+        if got is None:
+            norm_attack = normalise(attack)
+            got = [f for seg, f in segment_features(normalise(context)) if seg.text in norm_attack]
+            self._cache[key] = got
+        return got
+
+
+PLANTINGS = 6
+
+
+def planted_bags(
+    positives: Sequence[Item], contexts: Sequence[Item], feats: FeatureCache, seed: int = SEED
+) -> list[list[dict[str, float]]]:
+    """Each positive planted in ``PLANTINGS`` compatible training contexts (random position): one bag each."""
+    rng = random.Random(seed)
+    pool = sorted(contexts, key=lambda c: c.group)
+    bags = []
+    for item in positives:
+        fitting = [c for c in pool if compatible(item, c)] or pool
+        for ctx in rng.sample(fitting, min(PLANTINGS, len(fitting))):
+            planted = insert(item.text, ctx.text, rng.choice(POSITIONS), rng)
+            bag = feats.planted(item.text, planted)
+            if bag:
+                bags.append(bag)
+    return bags
+
 
 def training_items(corpus: Corpus, stage: str) -> tuple[list[Item], list[Item]]:
     """(positive bags, negative texts) for one stage's model."""
@@ -117,6 +148,7 @@ def fit(
     c: float,
     scale: float,
     min_count: int = 2,
+    plant_in: Sequence[Item] = (),
 ) -> dict[str, Any]:
     """Fit one stage's logistic model; returns ``{weights, intercept}``, hand-feature scale folded in."""
     from sklearn.feature_extraction import DictVectorizer
@@ -127,6 +159,8 @@ def fit(
         for f in feats(item.text):
             neg_rows.setdefault(tuple(sorted(f.items())), f)
     bags = [feats(item.text) for item in positives]
+    if plant_in:
+        bags += planted_bags(positives, plant_in, feats)
     bags = [b for b in bags if b]
 
     def scaled(f: dict[str, float]) -> dict[str, float]:
@@ -271,7 +305,8 @@ def train_models(
         if exclude is not None:
             pos = [p for p in pos if exclude[p.group] != fold]
             neg = [n for n in neg if exclude[n.group] != fold]
-        out[stage] = fit(pos, neg, feats, c, scale)
+        plant_in = [n for n in neg if not n.source.startswith("written")]
+        out[stage] = fit(pos, neg, feats, c, scale, plant_in=plant_in if stage == "context" else ())
     return out
 
 

@@ -132,8 +132,9 @@ def _run_outcome(run_dir: Path) -> Iterator[None]:
 
 def _finish(report: Any, run_dir: Path) -> None:
     from harness.report import render_markdown
+    from harness.report_gates import load_items
 
-    typer.echo(render_markdown(report))
+    typer.echo(render_markdown(report, load_items(report, run_dir)))
     err.print(f"report: {run_dir / 'report.json'}  {run_dir / 'report.md'}  {run_dir / 'report.html'}")
     aborted = [s for s in report.scenarios if s.aborted]
     raise typer.Exit(EXIT_BAD_INPUT if aborted else (EXIT_OK if report.passed else EXIT_FAILED))
@@ -142,13 +143,52 @@ def _finish(report: Any, run_dir: Path) -> None:
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<timestamp>/).")],
+    open_: Annotated[bool, typer.Option("--open", help="Open report.html in a browser (prints its URI when "
+                                                       "no browser is available).")] = False,
 ) -> None:
     """Rebuild a run's report (JSON, Markdown, HTML) from its folder alone: plan, scenario files, scored items."""
     from harness.flow import rebuild_report
 
     with _exit_on_errors():
         rebuilt = rebuild_report(run_dir)
+    if open_:
+        _open_in_browser(run_dir / "report.html")
     _finish(rebuilt, run_dir)
+
+
+def _open_in_browser(path: Path) -> None:
+    """Print the file's URI; open it only where a graphical session exists (never a console browser)."""
+    import os
+    import webbrowser
+
+    uri = path.resolve().as_uri()
+    err.print(f"report.html: {uri}")
+    if sys.platform in ("darwin", "win32") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        try:
+            webbrowser.get().open(uri)
+        except webbrowser.Error:
+            err.print("no browser available: open the URI above")
+
+
+@app.command("compare")
+def compare_(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The run to compare with it.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where compare.{json,md,html} go "
+                                                                       "(default: RUN_B).")] = None,
+    tolerance: Annotated[float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can "
+                                                           "regress.")] = 0.02,
+) -> None:
+    """What moved from RUN_A to RUN_B: per metric with the paired bootstrap interval, items that flipped
+    pass/fail, latency per stage. Exit 1 when a metric regressed."""
+    from harness.compare import compare_runs, render_markdown, write_comparison
+
+    with _exit_on_errors():
+        result = compare_runs(run_a, run_b, tolerance=tolerance)
+        files = write_comparison(result, out_dir or run_b)
+    typer.echo(render_markdown(result))
+    err.print(f"compare: {files['json']}  {files['md']}  {files['html']}")
+    raise typer.Exit(EXIT_FAILED if result.regressed else EXIT_OK)
 
 
 class GateChoice(str, Enum):

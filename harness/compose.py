@@ -100,9 +100,35 @@ def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
     return JudgeScorer(scenario.judge, embedder, use_cache=use_cache)
 
 
+def build_target_components(scenario: Scenario, log: Callable[[str], None],
+                            use_cache: bool = True) -> BenchComponents:
+    """:func:`build_components` for a scenario whose ``target:`` is an external system (harness/targets): the
+    target (the scenario's guards run client-side around it), and the scorers on the scenario's embedder."""
+    from harness.pipeline.embedders import EMBEDDERS
+    from harness.targets import build_target
+
+    assert scenario.target is not None
+    planted = PlantedValues.load(scenario.leak_probe.planted_values) if scenario.leak_probe is not None else None
+    redact = build_redactor(scenario, planted_values=planted.values if planted is not None else None)
+    chain = build_guard_chain(scenario)
+    target = build_target(scenario.target, redact=redact, guards=chain)
+    embedder = EMBEDDERS.build(scenario.pipeline.embedder)
+    target.embedder = embedder  # the load phase scores answer quality with it
+    log(f"target: {scenario.target.kind} {target.url}")
+    return BenchComponents(pipeline=target, scorer=AnswerScorer(embedder),
+                           description={"target": target.describe(), "embedder": embedder.fingerprint(),
+                                        "guards": [_public_guard_config(g) for g in scenario.guards]},
+                           redact=redact, planted=planted,
+                           extra_metrics={**injection_metrics(scenario, chain), **gpu_metrics(scenario, log)},
+                           groundedness=build_groundedness(scenario.hallucination, embedder, log),
+                           judge=build_judge(scenario, embedder, use_cache))
+
+
 def build_components(scenario: Scenario, log: Callable[[str], None], use_cache: bool = True) -> BenchComponents:
-    """Everything scoring ``scenario`` needs: the pipeline with its guards, the scorers, report redaction,
-    planted values for leak probes, and the injection probes' figures."""
+    """Everything scoring ``scenario`` needs: the pipeline with its guards (or the scenario's external target),
+    the scorers, report redaction, planted values for leak probes, and the injection probes' figures."""
+    if scenario.target is not None and scenario.target.kind != "pipeline":
+        return build_target_components(scenario, log, use_cache)
     pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
     planted = values = None
     if scenario.leak_probe is not None:
@@ -137,4 +163,5 @@ def load_phase(log: Callable[[str], None]) -> Callable[[Scenario, BenchComponent
     return run
 
 
-__all__ = ["build_components", "build_guard_chain", "build_redactor", "describe_pipeline", "load_phase"]
+__all__ = ["build_components", "build_guard_chain", "build_redactor", "build_target_components", "describe_pipeline",
+           "load_phase"]

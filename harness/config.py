@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from harness.errors import ConfigError
+from harness.targets.config import EXTERNAL_KINDS, TargetConfig
 from harness.yaml_errors import load_model_from_yaml
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -174,6 +175,8 @@ class OpenAIGeneratorConfig(StrictModel):
     max_tokens: int = Field(256, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0, le=3600)
+    max_concurrency: int = Field(8, ge=1, le=256, description="Requests in flight at once when a batch of items "
+                                                              "is answered (pipeline.batch_size > 1).")
 
 
 class ExtractiveGeneratorConfig(StrictModel):
@@ -533,6 +536,10 @@ class Scenario(StrictModel):
     corpus: CorpusConfig
     golden_set: ScenarioPath
     pipeline: PipelineConfig = PipelineConfig()
+    target: TargetConfig | None = Field(
+        None, description="The system under test when it is not the reference pipeline: `kind: http` (your RAG "
+                          "service) or `kind: openai` (a chat endpoint, closed-book). Give `pipeline:` or "
+                          "`target:`, not both; see harness/targets/.")
     guards: list[GuardConfig] = []
     leak_probe: LeakProbeConfig | None = None
     injection_probe: InjectionProbeConfig | None = None
@@ -581,6 +588,23 @@ class _ScenarioFile(Scenario):
     """The on-disk form: `name` may be omitted and then defaults to the file's stem."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pipeline_or_target(cls, data: Any) -> Any:
+        """An external ``target:`` excludes ``pipeline:``; the run's batch size (requests in flight) and
+        retrieval cut-off k then come from the target."""
+        target = data.get("target") if isinstance(data, dict) else None
+        if not isinstance(target, dict) or target.get("kind") not in EXTERNAL_KINDS:
+            return data
+        if "pipeline" in data:
+            raise ValueError("give either `pipeline:` (the reference pipeline) or `target:` (your own system), "
+                             "not both")
+        concurrency, top_k = target.get("max_concurrency", 4), target.get("top_k")
+        pipeline: dict[str, Any] = {"batch_size": concurrency if isinstance(concurrency, int) else 4}
+        if isinstance(top_k, int):
+            pipeline["retriever"] = {"top_k": top_k}
+        return {**data, "pipeline": pipeline}
 
     def to_scenario(self, path: Path) -> Scenario:
         data = self.model_dump()

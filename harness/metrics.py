@@ -125,7 +125,9 @@ def _retrieval(item: ItemResult, ctx: ItemContext, *, m: str, k: int | None = No
 
 
 def _stage_ms(item: ItemResult, ctx: ItemContext, *, stage: str, stat: str = "") -> float | None:
-    return None if item.timings is None else float(getattr(item.timings, f"{stage}_ms"))
+    if item.timings is None or stage in item.unmeasured:
+        return None
+    return float(getattr(item.timings, f"{stage}_ms"))
 
 
 def _leak(item: ItemResult, ctx: ItemContext, *, where: str, suffix: str) -> float | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import html
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.metrics import GROUPS
 from harness.paths import write_private
-from harness.results import BenchReport, ScenarioResult
+from harness.report_gates import area_gates, flagged_items, load_items
+from harness.report_html import render_html
+from harness.results import BenchReport, ItemResult, ScenarioResult
 
 # The metric table shows every group of the catalogue but latency and load (they have tables of their own).
 METRIC_GROUPS = tuple(f"{group}." for group, _title in GROUPS if group not in ("latency", "load"))
@@ -27,7 +29,32 @@ def _status(s: ScenarioResult) -> str:
     return "PASS" if s.passed else "FAIL"
 
 
-def render_markdown(report: BenchReport) -> str:
+TOP_ITEMS = 10
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[str]:
+    """The gate table (one row per gate, grouped by area) and the top failing items, for CI logs."""
+    out = ["| area | metric | result | value | threshold | why |", "|---|---|---|---|---|---|"]
+    for gate in area_gates(s, items):
+        if not gate.rows:
+            out.append(f"| {gate.title} | | {gate.status} | | | {gate.note} |")
+        for r in gate.rows:
+            result = f"**{r.status}**" if r.status == "FAIL" else r.status
+            out.append(f"| {gate.title} | `{r.metric}` | {result} | {_fmt(r.value)} | {r.threshold} | "
+                       f"{_cell(r.reason)} |")
+    flagged = flagged_items(s, items)
+    if flagged:
+        out += ["", f"Failing or flagged items: {len(flagged)} of {len(items)} (first {min(TOP_ITEMS, len(flagged))}):",
+                ""]
+        out += [f"- `{f.item.id}` ({', '.join(f.kinds)}): {_cell(f.item.user_input)[:120]}" for f in flagged[:TOP_ITEMS]]
+    return out
+
+
+def render_markdown(report: BenchReport, items: Mapping[str, Sequence[ItemResult]] | None = None) -> str:
     out = [
         "# rag-harden launch-gap report",
         "",
@@ -48,12 +75,9 @@ def render_markdown(report: BenchReport) -> str:
         out += ["", f"Pipeline: embedder `{emb.get('model', '?')}`, generator `{gen.get('backend', '?')}:"
                     f"{gen.get('model', '')}`, top_k {s.pipeline.get('retriever', {}).get('top_k', '?')}, "
                     f"{s.pipeline.get('n_chunks', '?')} chunks."]
-        if s.asserts:
-            out += ["", "| assert | threshold | value | result |", "|---|---|---|---|"]
-            for a in s.asserts:
-                bound = " and ".join(x for x in (f">= {a.min:g}" if a.min is not None else "",
-                                                 f"<= {a.max:g}" if a.max is not None else "") if x)
-                out.append(f"| `{a.metric}` | {bound} | {_fmt(a.value)} | {'PASS' if a.passed else '**FAIL**'} |")
+        if not s.complete:
+            out += ["", "**INCOMPLETE**: figures cover the scored items only; an incomplete run never passes."]
+        out += ["", *render_gates(s, (items or {}).get(s.name, []))]
         out += ["", "| metric | value |", "|---|---|"]
         out += [f"| `{k}` | {_fmt(v)} |" for k, v in s.metrics.items() if k.startswith(METRIC_GROUPS)]
         out += ["", "| stage | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
@@ -67,42 +91,6 @@ def render_markdown(report: BenchReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_html(report: BenchReport) -> str:
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>rag-harden report</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
-        "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
-        ".PASS{color:#0a7a2f;font-weight:600}.FAIL,.INCOMPLETE{color:#b00020;font-weight:600}</style></head><body>",
-        "<h1>rag-harden launch-gap report</h1>",
-        f"<p>created {esc(report.created_at)} &middot; commit {esc(report.git_commit or 'n/a')} &middot; overall "
-        f"<span class='{'PASS' if report.passed else 'FAIL'}'>{'PASS' if report.passed else 'FAIL'}</span></p>",
-    ]
-    for s in report.scenarios:
-        status = _status(s)
-        parts.append(f"<h2>{esc(s.name)}: <span class='{status}'>{status}</span></h2>")
-        parts.append(f"<p>{esc(s.description)}</p><p>Scored {s.n_scored} of {s.n_items} items, {s.n_errors} errors.</p>")
-        if s.aborted:
-            parts.append(f"<p class='FAIL'>Stopped early: {esc(s.aborted)}</p>")
-        if s.asserts:
-            parts.append("<table><tr><th>assert</th><th>min</th><th>max</th><th>value</th><th>result</th></tr>")
-            for a in s.asserts:
-                r = "PASS" if a.passed else "FAIL"
-                parts.append(f"<tr><td><code>{esc(a.metric)}</code></td><td>{'' if a.min is None else a.min}</td>"
-                             f"<td>{'' if a.max is None else a.max}</td><td>{_fmt(a.value)}</td>"
-                             f"<td class='{r}'>{r}</td></tr>")
-            parts.append("</table>")
-        parts.append("<table><tr><th>metric</th><th>value</th></tr>")
-        parts += [f"<tr><td><code>{esc(k)}</code></td><td>{_fmt(v)}</td></tr>"
-                  for k, v in s.metrics.items() if k.startswith(METRIC_GROUPS)]
-        parts.append("</table><table><tr><th>stage</th><th>n</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>")
-        parts += [f"<tr><td>{esc(stage)}</td><td>{st.n}</td><td>{_fmt(st.p50_ms)}</td><td>{_fmt(st.p95_ms)}</td>"
-                  f"<td>{_fmt(st.p99_ms)}</td></tr>" for stage, st in s.latency.items()]
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def write_report(report: BenchReport, run_dir: Path) -> dict[str, Path]:
     """Write report.json, report.md and report.html into ``run_dir``; returns their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,8 +98,9 @@ def write_report(report: BenchReport, run_dir: Path) -> dict[str, Path]:
     tmp = paths["json"].with_suffix(".json.tmp")
     write_private(tmp, report.model_dump_json(indent=2))
     tmp.replace(paths["json"])
-    write_private(paths["md"], render_markdown(report))
-    write_private(paths["html"], render_html(report))
+    items = load_items(report, run_dir)
+    write_private(paths["md"], render_markdown(report, items))
+    write_private(paths["html"], render_html(report, items))
     return paths
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -57,6 +57,10 @@ class ItemResult(BaseModel):
     leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
     error: str | None = None
     aborts_run: bool = Field(False, description="The error ended the run (an unreachable backend).")
+    grounded_against: Literal["target", "reference_contexts"] | None = Field(
+        None, description="External targets: faithfulness was scored against the contexts the target returned, "
+                          "or (it returned none) against the golden item's reference_contexts.")
+    unmeasured: list[str] = Field([], description="Latency stages the system under test did not report.")
 
 
 class AssertResult(BaseModel):
@@ -65,6 +69,7 @@ class AssertResult(BaseModel):
     max: float | None
     value: float | None
     passed: bool
+    reason: str | None = Field(None, description="Why the metric is not available, when it is not.")
 
 
 class ScenarioResult(BaseModel):
@@ -87,6 +92,8 @@ class ScenarioResult(BaseModel):
     latency: dict[str, LatencyStats] = {}
     asserts: list[AssertResult] = []
     passed: bool = False
+    unavailable: dict[str, str] = Field({}, description="Metrics that could not be computed, with the reason "
+                                                        "(an assert on one fails).")
     items_file: str
     calibration_domain: dict[str, Any] = Field({}, description="Per detector, the data it was calibrated on.")
     warnings: list[str] = Field([], description="E.g. answers outside a detector's calibration domain.")

@@ -66,25 +66,32 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
 
 def score_answer(example: GoldenExample, result: Any, parts: BenchComponents, ks: Sequence[int]) -> ItemResult:
     """Score the system's answer to one golden item. Questions and answers are stored through ``parts.redact``."""
+    # An external target (harness.targets) may return no document ids (then no retrieval metrics) and no
+    # contexts (then groundedness is scored against the golden set's reference_contexts, and says so).
+    external = getattr(result, "target_kind", None) is not None
+    contexts = [p.text for p in result.passages if p.text]
+    grounded_against = "target" if external else None
+    if external and not contexts:
+        contexts, grounded_against = list(example.reference_contexts), "reference_contexts"
     retrieval = None
-    if example.reference_doc_ids:
+    if example.reference_doc_ids and getattr(result, "doc_ids_returned", True):
         retrieval = retrieval_scores([p.doc_id for p in result.passages], example.reference_doc_ids, ks)
     answer_scores = None
     if example.answerable and example.reference:
         answer_scores = parts.scorer.score(example.reference, strip_citations(result.answer))
     declined = is_declined(result.answer) or result.blocked is not None
     faithfulness, unsupported = None, []
-    if parts.groundedness is not None and not declined:
-        g = parts.groundedness.score(strip_citations(result.answer), [p.text for p in result.passages],
-                                     example.user_input)
+    if not external:
+        contexts = [p.text for p in result.passages]
+    if parts.groundedness is not None and not declined and (contexts or not external):
+        g = parts.groundedness.score(strip_citations(result.answer), contexts, example.user_input)
         faithfulness = g.faithfulness
         unsupported = [{"claim": parts.redact(c.claim), "support": c.support,
                         "novel_terms": [parts.redact(t) for t in c.novel_terms],
                         "compared_with": parts.redact(c.best_sentence)} for c in g.unsupported]
     judge_scores = None
     if parts.judge is not None and result.blocked is None:
-        judge_scores = parts.judge.score(example.user_input, strip_citations(result.answer),
-                                         [p.text for p in result.passages],
+        judge_scores = parts.judge.score(example.user_input, strip_citations(result.answer), contexts,
                                          example.reference if example.answerable else None)
     leaks = None
     if parts.planted is not None:
@@ -102,6 +109,8 @@ def score_answer(example: GoldenExample, result: Any, parts: BenchComponents, ks
         uncited=is_uncited(result.answer), faithfulness=faithfulness, unsupported_claims=unsupported,
         judge_scores=judge_scores,
         guards=[r.model_dump() for r in result.guard_results], leaks=leaks,
+        grounded_against=grounded_against if faithfulness is not None else None,
+        unmeasured=list(getattr(result, "unmeasured", [])),
     )
 
 

@@ -13,6 +13,7 @@ from harness.eval.groundedness_domain import groundedness_domain_check
 from harness.metrics import aggregate_items
 from harness.pipeline.index_store import IndexStatus
 from harness.results import AssertResult, ItemResult, ScenarioResult
+from harness.targets.availability import unavailable_metrics
 
 
 class ScenarioMeta(BaseModel):
@@ -39,9 +40,14 @@ def unique_items(items: Sequence[ItemResult]) -> list[ItemResult]:
     return list(by_id.values())
 
 
-def evaluate_asserts(scenario: Scenario, metrics: Mapping[str, float | None]) -> list[AssertResult]:
+def evaluate_asserts(scenario: Scenario, metrics: Mapping[str, float | None],
+                     unavailable: Mapping[str, str] | None = None) -> list[AssertResult]:
+    """Each assert checked; one on a metric without a value fails, with the reason when it is known."""
+    reasons = unavailable or {}
     return [AssertResult(metric=a.metric, min=a.min, max=a.max, value=metrics.get(a.metric),
-                         passed=a.check(metrics.get(a.metric))) for a in scenario.asserts]
+                         passed=a.check(metrics.get(a.metric)),
+                         reason=reasons.get(a.metric) if a.metric in metrics or a.metric in reasons else None)
+            for a in scenario.asserts]
 
 
 def summarize_scenario(
@@ -65,7 +71,8 @@ def summarize_scenario(
     metrics, latency = aggregate_items(items, scenario)
     metrics.update(probe_metrics or {})
     metrics.update({f"load.{k}" if not k.startswith("load.") else k: v for k, v in (load_metrics or {}).items()})
-    asserts = evaluate_asserts(scenario, metrics)
+    unavailable = unavailable_metrics(scenario, metrics, items)
+    asserts = evaluate_asserts(scenario, metrics, unavailable)
     scored_answers = [it.answer for it in items if it.faithfulness is not None and it.answer]
     domain, warnings = groundedness_domain_check(scenario.hallucination, scored_answers)
     complete = aborted is None and len(items) == meta.n_items
@@ -74,6 +81,7 @@ def summarize_scenario(
         finished_at=finished_at, duration_s=duration_s, n_scored=len(items),
         n_errors=sum(1 for it in items if it.error), complete=complete, aborted=aborted,
         metrics=metrics, latency=latency, asserts=asserts, passed=complete and all(a.passed for a in asserts),
+        unavailable=unavailable,
         calibration_domain=domain, warnings=warnings,
     )
 

@@ -5,6 +5,7 @@ Every backend satisfies one of these; :mod:`tests.fakes` holds deterministic han
 
 from __future__ import annotations
 
+from collections.abc import Generator as PyGenerator
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -83,8 +84,17 @@ class Generation(BaseModel):
     model: str = ""
 
 
+TokenStream = PyGenerator[str, None, Generation | None]
+"""Text deltas as they are produced; the generator's return value (``StopIteration.value``, or the value of
+``yield from``) is the finished :class:`Generation` (token counts, finish reason), or None if it has none."""
+
+
 @runtime_checkable
 class Generator(Protocol):
+    """What the pipeline needs of a generator: ``generate`` and ``describe``. Batching and streaming are optional
+    capabilities (:class:`BatchGenerator`, :class:`StreamingGenerator`); :class:`BaseGenerator` gives defaults, and
+    :func:`generate_many` and :func:`stream_generation` fall back for backends that implement only ``generate``."""
+
     def generate(self, request: GenerationRequest) -> Generation: ...
 
     def describe(self) -> dict[str, Any]:
@@ -92,4 +102,59 @@ class Generator(Protocol):
         ...
 
 
-__all__ = ["EmbedKind", "Embedder", "Generation", "GenerationRequest", "Generator", "Passage", "Retriever", "VectorIndex"]
+@runtime_checkable
+class BatchGenerator(Protocol):
+    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """One generation per request, in order (a batched forward pass, or bounded concurrent requests)."""
+        ...
+
+
+@runtime_checkable
+class StreamingGenerator(Protocol):
+    def stream(self, request: GenerationRequest) -> TokenStream:
+        """Text deltas as the backend produces them; their concatenation is the generated text."""
+        ...
+
+
+class BaseGenerator:
+    """Defaults for the optional capabilities: ``generate_many`` loops over ``generate``; ``stream`` yields the
+    whole ``generate()`` text once (so time to first token equals the full latency)."""
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        raise NotImplementedError
+
+    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [self.generate(r) for r in requests]
+
+    def stream(self, request: GenerationRequest) -> TokenStream:
+        generation = self.generate(request)
+        if generation.text:
+            yield generation.text
+        return generation
+
+
+def generate_many(generator: Generator, requests: Sequence[GenerationRequest]) -> list[Generation]:
+    """``generator.generate_many`` where the backend batches, else one ``generate`` per request."""
+    if not requests:
+        return []
+    if isinstance(generator, BatchGenerator):
+        out = generator.generate_many(requests)
+        if len(out) != len(requests):
+            raise RuntimeError(f"generate_many returned {len(out)} generations for {len(requests)} requests")
+        return out
+    return [generator.generate(r) for r in requests]
+
+
+def stream_generation(generator: Generator, request: GenerationRequest) -> TokenStream:
+    """``generator.stream`` where the backend streams, else the whole ``generate()`` text as one delta."""
+    if isinstance(generator, StreamingGenerator):
+        return (yield from generator.stream(request))
+    generation = generator.generate(request)
+    if generation.text:
+        yield generation.text
+    return generation
+
+
+__all__ = ["BaseGenerator", "BatchGenerator", "EmbedKind", "Embedder", "Generation", "GenerationRequest",
+           "Generator", "Passage", "Retriever", "StreamingGenerator", "TokenStream", "VectorIndex", "generate_many",
+           "stream_generation"]

@@ -7,9 +7,12 @@ Endpoints: ``POST /v1/query``; ``POST /v1/chat/completions`` (OpenAI-compatible,
 (429, 504) and :mod:`harness.serving.middleware` (401, 408, 413); the error shape is in
 :mod:`harness.serving.errors`.
 
-Streaming note: the pipeline generates the whole answer before it is streamed in word pieces, so time to
-first token equals the generation time. :func:`chat_events` takes any token iterator, so a generator that
-streams can be plugged in without touching the framing.
+Streaming: with ``stream: true`` the chat route runs the pipeline's ``answer_stream`` on a pipeline thread
+(:mod:`harness.serving.streamed`) and sends each text delta as soon as the answer guard has released it: the
+guard holds back a sliding window of the newest characters until it has checked them with enough lookahead
+that no personal value can leave half-seen (:mod:`harness.pipeline.streaming`; a longer window is safer and
+costs time to first token). A failure before the first delta gets its HTTP status; after it, the stream ends
+with ``finish_reason: "error"``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -49,6 +52,7 @@ from harness.serving.models import (
     Usage,
 )
 from harness.serving.sse import DONE, MEDIA_TYPE, format_event
+from harness.serving.streamed import admitted_stream
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 503, 504)}
@@ -81,17 +85,22 @@ def word_pieces(text: str) -> list[str]:
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
 
-async def chat_events(tokens: Iterable[str], *, ident: str, created: int, model: str,
+async def chat_events(tokens: Iterable[str] | AsyncIterable[str], *, ident: str, created: int, model: str,
                       finish: Callable[[], tuple[str, Usage]], include_usage: bool) -> AsyncIterator[bytes]:
-    """OpenAI chat-completion chunks as server-sent events: the role, one chunk per token, the finish reason,
-    the usage chunk when asked for, ``[DONE]``. ``finish()`` is called once the tokens are exhausted."""
+    """OpenAI chat-completion chunks as server-sent events: the role, one chunk per token (sent as the token
+    arrives when ``tokens`` is async), the finish reason, the usage chunk when asked for, ``[DONE]``.
+    ``finish()`` is called once the tokens are exhausted."""
     def event(choices: list[ChunkChoice], usage: Usage | None = None) -> bytes:
         chunk = ChatCompletionChunk(id=ident, created=created, model=model, choices=choices, usage=usage)
         return format_event(chunk.model_dump_json(exclude_none=True))
 
     yield event([ChunkChoice(delta=Delta(role="assistant"))])
-    for token in tokens:
-        yield event([ChunkChoice(delta=Delta(content=token))])
+    if isinstance(tokens, AsyncIterable):
+        async for token in tokens:
+            yield event([ChunkChoice(delta=Delta(content=token))])
+    else:
+        for token in tokens:
+            yield event([ChunkChoice(delta=Delta(content=token))])
     reason, usage = finish()
     yield event([ChunkChoice(delta=Delta(), finish_reason=reason)])
     if include_usage:
@@ -125,26 +134,37 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
     else:
         load()
 
-    async def answer(question: str, top_k: int | None) -> Any:
+    def ready_pipeline() -> Any:
         pipeline = state["pipeline"]
         if pipeline is None:
             raise ApiError(503, "not_ready", "the pipeline failed to load" if state["error"]
                            else "models are still loading", retry)
+        return pipeline
+
+    def api_error(exc: Exception) -> ApiError:
+        """The HTTP error for a failure of admission or of the pipeline (counted in the metrics)."""
+        if isinstance(exc, Overloaded):
+            metrics.errors.labels("overload").inc()
+            return ApiError(429, "overloaded", "server is at capacity; retry later", retry)
+        if isinstance(exc, DeadlineExceeded):
+            metrics.errors.labels("timeout").inc()
+            return ApiError(504, "deadline_exceeded", f"no answer within {exc.timeout_s:g} s")
+        if isinstance(exc, BackendUnavailable):  # its message names the endpoint (configuration), not the request
+            metrics.errors.labels("backend_unavailable").inc()
+            return ApiError(503, "backend_unavailable", str(exc), retry)
+        metrics.errors.labels("pipeline").inc()
+        return ApiError(500, "pipeline_error", f"the pipeline failed ({type(exc).__name__})")
+
+    async def answer(question: str, top_k: int | None) -> Any:
+        pipeline = ready_pipeline()
         try:
             deadline = Deadline(config.request_timeout_s)
             result = await admission.run(pipeline.answer, question, top_k, deadline=deadline)
-        except Overloaded:
-            metrics.errors.labels("overload").inc()
-            raise ApiError(429, "overloaded", "server is at capacity; retry later", retry) from None
-        except DeadlineExceeded as exc:
-            metrics.errors.labels("timeout").inc()
-            raise ApiError(504, "deadline_exceeded", f"no answer within {exc.timeout_s:g} s") from None
-        except BackendUnavailable as exc:  # its message names the endpoint (configuration), not the request
-            metrics.errors.labels("backend_unavailable").inc()
-            raise ApiError(503, "backend_unavailable", str(exc), retry) from None
-        except HardenError as exc:
-            metrics.errors.labels("pipeline").inc()
-            raise ApiError(500, "pipeline_error", f"the pipeline failed ({type(exc).__name__})") from None
+        except (Overloaded, DeadlineExceeded, HardenError) as exc:
+            raise api_error(exc) from None
+        return record(result)
+
+    def record(result: Any) -> Any:
         for stage in STAGES:
             metrics.stage.labels(stage).observe(getattr(result.timings, f"{stage}_ms") / 1e3)
         for r in result.guard_results:
@@ -155,18 +175,61 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
     @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
     async def query(body: QueryRequest) -> QueryResponse:
         result = await answer(body.question, body.top_k)
-        passages = [PassageRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
-                    for p in result.passages]
+        passages = [PassageRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score,
+                               text=p.text if body.include_text else None) for p in result.passages]
         return QueryResponse(answer=result.answer, citations=result.citations, passages=passages,
                              guards=result.guard_results, blocked=result.blocked, timings=result.timings)
 
     streamed = {"content": {MEDIA_TYPE: {}}, "description": "a completion, or its chunks as SSE"}
+
+    async def stream_chat(question: str, include_usage: bool) -> StreamingResponse:
+        """Deltas as the guarded pipeline releases them; waits for the first one before answering 200."""
+        pipeline = ready_pipeline()
+        items = admitted_stream(admission, lambda: pipeline.answer_stream(question),
+                                Deadline(config.request_timeout_s))
+        try:
+            first = await items.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except (Overloaded, DeadlineExceeded, HardenError) as exc:
+            raise api_error(exc) from None
+        final: dict[str, Any] = {}
+
+        async def tokens() -> AsyncIterator[str]:
+            item = first
+            try:
+                while item is not None:
+                    if isinstance(item, str):
+                        yield item
+                    else:
+                        final["answer"] = record(item)
+                    item = await items.__anext__()
+            except StopAsyncIteration:
+                pass
+            except (Overloaded, DeadlineExceeded, HardenError) as exc:  # headers are sent: end the stream
+                api_error(exc)
+            finally:
+                await items.aclose()
+
+        def finish() -> tuple[str, Usage]:
+            result = final.get("answer")
+            if result is None:
+                return "error", Usage.of(None, None)
+            return (result.generation.finish_reason or "stop",
+                    Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens))
+
+        ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
+        return StreamingResponse(chat_events(tokens(), ident=ident, created=created, model=config.model_name,
+                                             finish=finish, include_usage=include_usage), media_type=MEDIA_TYPE)
 
     @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
     async def chat(body: ChatRequest) -> Any:
         question = body.question()
         if not question.strip():
             raise ApiError(422, "invalid_request", "messages need a user message with text")
+        if body.stream and hasattr(state["pipeline"], "answer_stream"):  # else: the whole answer in word pieces
+            include = body.stream_options is not None and body.stream_options.include_usage
+            return await stream_chat(question, include)
         result = await answer(question, None)
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
         usage = Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens)

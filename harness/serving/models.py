@@ -38,6 +38,8 @@ class QueryRequest(BaseModel):
 
     question: Annotated[Text, Field(min_length=1, max_length=20_000)]
     top_k: int | None = Field(None, ge=1, le=100)
+    include_text: bool = Field(False, description="Return each passage's text (as the generator saw it, after "
+                                                  "the context guard), e.g. to score groundedness client-side.")
 
 
 class TextPart(BaseModel):
@@ -92,6 +94,7 @@ class PassageRef(BaseModel):
     doc_id: str
     chunk_id: str
     score: float
+    text: str | None = Field(None, description="The passage text, when the request asked for it (include_text).")
 
 
 class QueryResponse(BaseModel):

@@ -1,5 +1,5 @@
-"""Robustness of `serve`: a slow client does not stall others, a generator that goes away gives clean errors and
-recovery when it returns, and shutdown finishes in-flight requests."""
+"""Robustness of `serve`: a slow client does not stall others, a generator that goes away gives clean errors
+and recovery when it returns, and shutdown finishes in-flight requests."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_a_slow_client_does_not_stall_the_others() -> None:
     with BackgroundServer(app_for(small_pipeline(SlowGenerator(0.0)))) as url:
         host, port = url.removeprefix("http://").split(":")
         slow = socket.create_connection((host, int(port)))
-        slow.sendall(b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"qu")
+        slow.sendall(b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 40\r\n\r\n{\"qu")
         started = time.monotonic()
         codes = [httpx.post(f"{url}/v1/query", json={"question": "hotel"}).status_code for _ in range(5)]
         elapsed = time.monotonic() - started
@@ -38,7 +39,8 @@ def test_generator_going_away_gives_503_and_recovers_when_it_returns() -> None:
     upstream = chat_completions_app(lambda messages: "Upstream answer [1].")
     with BackgroundServer(app_for(small_pipeline(generator))) as url:
         with BackgroundServer(upstream, port=port):
-            assert httpx.post(f"{url}/v1/query", json={"question": "hotel"}).json()["answer"] == "Upstream answer [1]."
+            first = httpx.post(f"{url}/v1/query", json={"question": "hotel"})
+            assert first.json()["answer"] == "Upstream answer [1]."
         gone = httpx.post(f"{url}/v1/query", json={"question": "hotel"})
         assert gone.status_code == 503 and f"127.0.0.1:{port}" in gone.json()["error"]["message"]
         with BackgroundServer(upstream, port=port):

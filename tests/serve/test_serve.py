@@ -1,4 +1,5 @@
-"""`rag-harden serve` on a real uvicorn server on 127.0.0.1: endpoints, streaming, metrics, overload, failures."""
+"""`rag-harden serve` on a real uvicorn server on 127.0.0.1: endpoints, streaming, metrics, overload,
+failures."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import time
 
 import httpx
 
+from guards import build_guards
 from harness.config import PiiGuardConfig, ServeConfig
 from harness.serve import create_app
-from guards import build_guards
 from tests.fakes import FailingGenerator, LoopbackServer, SlowGenerator, small_pipeline, unreachable
 
 
@@ -19,10 +20,11 @@ def serve(pipeline, **limits):
 
 
 def test_query_returns_answer_citations_guard_findings_and_timings() -> None:
-    pipeline = small_pipeline(SlowGenerator(0.0), guards=build_guards([PiiGuardConfig(entities=["EMAIL_ADDRESS"])]))
+    guards = build_guards([PiiGuardConfig(entities=["EMAIL_ADDRESS"])])
+    pipeline = small_pipeline(SlowGenerator(0.0), guards=guards)
     with serve(pipeline) as url:
-        r = httpx.post(f"{url}/v1/query", json={"question": "What is the hotel cap? Mail me at a.b@example.com",
-                                                 "top_k": 3})
+        question = "What is the hotel cap? Mail me at a.b@example.com"
+        r = httpx.post(f"{url}/v1/query", json={"question": question, "top_k": 3})
     assert r.status_code == 200
     body = r.json()
     assert body["answer"] == "A fixed answer [1]." and body["citations"][0]["number"] == 1
@@ -34,10 +36,11 @@ def test_query_returns_answer_citations_guard_findings_and_timings() -> None:
 
 def test_chat_completions_plain_and_streaming() -> None:
     with serve(small_pipeline(SlowGenerator(0.0))) as url:
-        plain = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hotel cap?"}]})
+        messages = [{"role": "user", "content": "Hotel cap?"}]
+        plain = httpx.post(f"{url}/v1/chat/completions", json={"messages": messages})
         assert plain.json()["choices"][0]["message"]["content"] == "A fixed answer [1]."
         with httpx.stream("POST", f"{url}/v1/chat/completions",
-                          json={"messages": [{"role": "user", "content": "Hotel cap?"}], "stream": True}) as r:
+                          json={"messages": messages, "stream": True}) as r:
             assert r.headers["content-type"].startswith("text/event-stream")
             events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
@@ -70,12 +73,14 @@ def test_health_readiness_and_metrics() -> None:
 
 def test_bad_requests() -> None:
     with serve(small_pipeline(SlowGenerator(0.0)), max_body_bytes=2048) as url:
-        malformed = httpx.post(f"{url}/v1/query", content=b"{bad json", headers={"content-type": "application/json"})
+        malformed = httpx.post(f"{url}/v1/query", content=b"{bad json",
+                               headers={"content-type": "application/json"})
         assert malformed.status_code == 422
         assert httpx.post(f"{url}/v1/query", json={"question": ""}).status_code == 422
         too_big = httpx.post(f"{url}/v1/query", json={"question": "x" * 5000})
         assert too_big.status_code == 413
-        no_user = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "system", "content": "s"}]})
+        no_user = httpx.post(f"{url}/v1/chat/completions",
+                             json={"messages": [{"role": "system", "content": "s"}]})
         assert no_user.status_code == 422
 
 
@@ -94,7 +99,8 @@ def test_overload_is_shed_with_429_and_the_server_recovers() -> None:
         def call() -> None:
             results.append(httpx.post(f"{url}/v1/query", json={"question": "hotel"}, timeout=10))
 
-        threads = [threading.Thread(target=call) for _ in range(20)]  # 10x the capacity (1 running + 1 queued)
+        # 10x the capacity (1 running + 1 queued)
+        threads = [threading.Thread(target=call) for _ in range(20)]
         for t in threads:
             t.start()
         for t in threads:

@@ -16,7 +16,7 @@ import numpy as np
 from harness.config import ExtractiveGeneratorConfig
 from harness.errors import ConfigError
 from harness.pipeline.generators import GENERATORS
-from harness.pipeline.protocols import Embedder, Generation, GenerationRequest
+from harness.pipeline.protocols import BaseGenerator, Embedder, Generation, GenerationRequest, TokenStream
 from harness.registry import BuildContext
 
 DECLINE = "I don't know based on the provided documents."
@@ -31,6 +31,7 @@ STOPWORDS = frozenset(
     "would could may much many any".split()
 )
 LEXICAL_WEIGHT = 0.25
+_CITED_SENTENCE = re.compile(r"\S.*?(?: \[\d+\]|$)(?= |$)")  # one chosen sentence and its [n]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -50,7 +51,7 @@ def content_words(text: str) -> set[str]:
             for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
-class ExtractiveGenerator:
+class ExtractiveGenerator(BaseGenerator):
     def __init__(self, config: ExtractiveGeneratorConfig, embedder: Embedder) -> None:
         self.config = config
         self.embedder = embedder
@@ -75,6 +76,13 @@ class ExtractiveGenerator:
         chosen.sort()  # keep passage order so the answer reads naturally
         text = " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in chosen)
         return Generation(text=text, finish_reason="stop", model="extractive")
+
+    def stream(self, request: GenerationRequest) -> TokenStream:
+        """The answer sentence by sentence (each with its citation), the first without a leading space."""
+        generation = self.generate(request)
+        pieces = [s if i == 0 else " " + s for i, s in enumerate(_CITED_SENTENCE.findall(generation.text))]
+        yield from (pieces if "".join(pieces) == generation.text else [generation.text])
+        return generation
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "extractive", "max_sentences": self.config.max_sentences,

