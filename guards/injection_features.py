@@ -368,8 +368,7 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
     ``h:novel`` is the share of the segment's content words (stems of 6 letters) that no other segment of
     the passage uses; ``h:novel_request`` is that share when the segment is request-like (a task or question
     put to an assistant); ``h:lone_request`` marks the only request-like segment of a passage of 3+
-    segments, ``h:rare_request`` (its novelty) a request-like segment in a passage where at most a quarter of
-    the segments are request-like. Passages of fewer than 3 segments (a query, a short note) get none.
+    segments. Passages of fewer than 3 segments (a query, a short note) get none of them.
     """
     out: list[dict[str, float]] = [{} for _ in texts]
     if len(texts) < 3:
@@ -392,8 +391,6 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
             feats["h:novel_request"] = novelty
             if n_requests == 1:
                 feats["h:lone_request"] = 1.0
-            if n_requests * 4 <= len(texts):
-                feats["h:rare_request"] = novelty
     return out
 
 

@@ -1,6 +1,6 @@
-"""Train the injection detector reproducibly and write ``guards/models/injection_v1.json``.
+"""Train the injection detector reproducibly and write ``guards/models/injection_v2.json``.
 
-Run: ``python -m guards.train_injection [--out guards/models/injection_v1.json] [--no-search]``
+Run: ``python -m guards.train_injection [--out guards/models/injection_v2.json] [--no-search]``
 
 1. Data (see :mod:`guards.injection_data`): segment-level training sets per stage. The *context* model learns
    attack segments (BIPIA dev attacks, the project's probes and written attacks) against every segment of the
@@ -110,7 +110,7 @@ class FeatureCache:
         return got
 
 
-PLANTINGS = 6
+PLANTINGS = 3
 
 
 def planted_bags(

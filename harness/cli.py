@@ -146,7 +146,8 @@ def report(
     open_: Annotated[bool, typer.Option("--open", help="Open report.html in a browser (prints its URI when "
                                                        "no browser is available).")] = False,
 ) -> None:
-    """Rebuild a run's report (JSON, Markdown, HTML) from its folder alone: plan, scenario files, scored items."""
+    """Rebuild a run's report (JSON, Markdown, HTML) from its folder alone: plan, scenario files, scored
+    items."""
     from harness.flow import rebuild_report
 
     with _exit_on_errors():

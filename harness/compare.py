@@ -1,6 +1,6 @@
-"""``rag-harden compare RUN_A RUN_B``: what moved between two runs, per metric with the paired bootstrap interval
-of the regression gate (:mod:`harness.eval.regression`), which items flipped between pass and fail, and how
-latency changed. Reads the runs' JSON only (``report.json`` and each scenario's ``items.jsonl``)."""
+"""``rag-harden compare RUN_A RUN_B``: what moved between two runs, per metric with the paired bootstrap
+interval of the regression gate (:mod:`harness.eval.regression`), which items flipped between pass and fail,
+and how latency changed. Reads the runs' JSON only (``report.json`` and each scenario's ``items.jsonl``)."""
 
 from __future__ import annotations
 
@@ -71,17 +71,22 @@ class RunComparison(ResultHeader):
 def read_run(run_dir: Path) -> BenchReport:
     path = run_dir / "report.json"
     if not path.is_file():
-        raise ConfigError(f"{run_dir}: no report.json (is this a run folder? `rag-harden report` rebuilds one)")
+        raise ConfigError(
+            f"{run_dir}: no report.json (is this a run folder? `rag-harden report` rebuilds one)"
+        )
     return BenchReport.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def _compare_scenario(a: ScenarioResult, b: ScenarioResult, items_a: list, items_b: list, tolerance: float,
-                      n_boot: int) -> ScenarioComparison:
+def _compare_scenario(
+    a: ScenarioResult, b: ScenarioResult, items_a: list, items_b: list, tolerance: float, n_boot: int
+) -> ScenarioComparison:
     thr = faithfulness_threshold(b)
     names = [m for m in b.metrics if m in a.metrics]
     paired = gated_metrics(names)
-    metrics = [compare(m, items_a, items_b, tolerance=tolerance, faithfulness_threshold=thr, n_boot=n_boot)
-               for m in paired]
+    metrics = [
+        compare(m, items_a, items_b, tolerance=tolerance, faithfulness_threshold=thr, n_boot=n_boot)
+        for m in paired
+    ]
     other = []
     for m in names:
         if m in paired:
@@ -100,11 +105,25 @@ def _compare_scenario(a: ScenarioResult, b: ScenarioResult, items_a: list, items
         ka, kb = failure_kinds(before, thr), failure_kinds(it, thr)
         if bool(ka) != bool(kb):
             flips.append(ItemFlip(id=it.id, now="failing" if kb else "passing", before=ka, after=kb))
-    latency = [LatencyChange(stage=st, p50_before_ms=a.latency[st].p50_ms, p50_after_ms=b.latency[st].p50_ms,
-                             p95_before_ms=a.latency[st].p95_ms, p95_after_ms=b.latency[st].p95_ms)
-               for st in b.latency if st in a.latency and b.latency[st].n and a.latency[st].n]
-    return ScenarioComparison(name=b.name, metrics=metrics, other=other, flips=flips, latency=latency,
-                              n_paired_items=len(set(by_a) & {it.id for it in items_b}))
+    latency = [
+        LatencyChange(
+            stage=st,
+            p50_before_ms=a.latency[st].p50_ms,
+            p50_after_ms=b.latency[st].p50_ms,
+            p95_before_ms=a.latency[st].p95_ms,
+            p95_after_ms=b.latency[st].p95_ms,
+        )
+        for st in b.latency
+        if st in a.latency and b.latency[st].n and a.latency[st].n
+    ]
+    return ScenarioComparison(
+        name=b.name,
+        metrics=metrics,
+        other=other,
+        flips=flips,
+        latency=latency,
+        n_paired_items=len(set(by_a) & {it.id for it in items_b}),
+    )
 
 
 def compare_runs(run_a: Path, run_b: Path, *, tolerance: float = 0.02, n_boot: int = 2000) -> RunComparison:
@@ -112,14 +131,23 @@ def compare_runs(run_a: Path, run_b: Path, *, tolerance: float = 0.02, n_boot: i
     ra, rb = read_run(run_a), read_run(run_b)
     items_a, items_b = load_items(ra, run_a), load_items(rb, run_b)
     sa = {s.name: s for s in ra.scenarios}
-    scenarios = [_compare_scenario(sa[s.name], s, items_a[s.name], items_b[s.name], tolerance, n_boot)
-                 for s in rb.scenarios if s.name in sa]
+    scenarios = [
+        _compare_scenario(sa[s.name], s, items_a[s.name], items_b[s.name], tolerance, n_boot)
+        for s in rb.scenarios
+        if s.name in sa
+    ]
     only = sorted(set(sa) ^ {s.name for s in rb.scenarios})
-    return RunComparison(**new_header(rb.scenario_hash), run_a=str(run_a), run_b=str(run_b), tolerance=tolerance,
-                         scenarios=scenarios, only_in_one=only)
+    return RunComparison(
+        **new_header(rb.scenario_hash),
+        run_a=str(run_a),
+        run_b=str(run_b),
+        tolerance=tolerance,
+        scenarios=scenarios,
+        only_in_one=only,
+    )
 
 
-# --- rendering --------------------------------------------------------------------------------------------------
+# --- rendering ----------------------------------------------------------------------------------------------
 
 
 def _ci(m: MetricComparison) -> str:
@@ -143,23 +171,57 @@ def _tables(c: RunComparison) -> list[tuple[str, list[str], list[list[str]]]]:
     """(caption, header, rows) per table: the one layout both renderings share."""
     out = []
     for s in c.scenarios:
-        out.append((f"{s.name}: metrics compared item by item ({s.n_paired_items} paired items, 95% paired "
-                    f"bootstrap interval of the change)", ["metric", "verdict", "A", "B", "change", "95% interval"],
-                    [[m.metric, _verdict(m), fmt(m.baseline), fmt(m.current), _delta(m.delta), _ci(m)]
-                     for m in sorted(s.metrics, key=lambda m: (not m.regressed, m.metric))]))
+        out.append(
+            (
+                f"{s.name}: metrics compared item by item ({s.n_paired_items} paired items, 95% paired "
+                f"bootstrap interval of the change)",
+                ["metric", "verdict", "A", "B", "change", "95% interval"],
+                [
+                    [m.metric, _verdict(m), fmt(m.baseline), fmt(m.current), _delta(m.delta), _ci(m)]
+                    for m in sorted(s.metrics, key=lambda m: (not m.regressed, m.metric))
+                ],
+            )
+        )
         if s.flips:
-            out.append((f"{s.name}: items that flipped", ["item", "now", "before", "after"],
-                        [[f.id, f.now, ", ".join(f.before) or "pass", ", ".join(f.after) or "pass"]
-                         for f in sorted(s.flips, key=lambda f: (f.now != "failing", f.id))]))
+            out.append(
+                (
+                    f"{s.name}: items that flipped",
+                    ["item", "now", "before", "after"],
+                    [
+                        [f.id, f.now, ", ".join(f.before) or "pass", ", ".join(f.after) or "pass"]
+                        for f in sorted(s.flips, key=lambda f: (f.now != "failing", f.id))
+                    ],
+                )
+            )
         if s.latency:
-            out.append((f"{s.name}: latency per stage", ["stage", "p50 A ms", "p50 B ms", "p95 A ms", "p95 B ms"],
-                        [[x.stage, fmt(x.p50_before_ms), fmt(x.p50_after_ms), fmt(x.p95_before_ms),
-                          fmt(x.p95_after_ms)] for x in s.latency]))
+            out.append(
+                (
+                    f"{s.name}: latency per stage",
+                    ["stage", "p50 A ms", "p50 B ms", "p95 A ms", "p95 B ms"],
+                    [
+                        [
+                            x.stage,
+                            fmt(x.p50_before_ms),
+                            fmt(x.p50_after_ms),
+                            fmt(x.p95_before_ms),
+                            fmt(x.p95_after_ms),
+                        ]
+                        for x in s.latency
+                    ],
+                )
+            )
         moved = [o for o in s.other if o.delta and not o.metric.startswith("latency.")]
         if moved:
-            out.append((f"{s.name}: other figures (no per-item pairing)", ["metric", "A", "B", "change", "worse"],
-                        [[o.metric, fmt(o.baseline), fmt(o.current), _delta(o.delta), "yes" if o.worse else ""]
-                         for o in moved]))
+            out.append(
+                (
+                    f"{s.name}: other figures (no per-item pairing)",
+                    ["metric", "A", "B", "change", "worse"],
+                    [
+                        [o.metric, fmt(o.baseline), fmt(o.current), _delta(o.delta), "yes" if o.worse else ""]
+                        for o in moved
+                    ],
+                )
+            )
     return out
 
 
@@ -170,9 +232,17 @@ def _headline(c: RunComparison) -> str:
 
 
 def render_markdown(c: RunComparison) -> str:
-    out = ["# rag-harden compare", "", f"- A (baseline): `{c.run_a}`", f"- B (current): `{c.run_b}`",
-           f"- tolerance: {c.tolerance:g}; a metric regresses when it is worse by more than the tolerance and its "
-           "95% paired bootstrap interval excludes 0", f"- **{_headline(c)}**", ""]
+    out = [
+        "# rag-harden compare",
+        "",
+        f"- A (baseline): `{c.run_a}`",
+        f"- B (current): `{c.run_b}`",
+        f"- tolerance: {c.tolerance:g}; a metric regresses when it is worse by more than the tolerance "
+        "and its "
+        "95% paired bootstrap interval excludes 0",
+        f"- **{_headline(c)}**",
+        "",
+    ]
     if c.only_in_one:
         out += [f"Scenarios in one run only (not compared): {', '.join(c.only_in_one)}", ""]
     for caption, header, rows in _tables(c):
@@ -184,18 +254,26 @@ def render_markdown(c: RunComparison) -> str:
 
 def render_html(c: RunComparison) -> str:
     esc = html.escape
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             "<meta name='viewport' content='width=device-width, initial-scale=1'><title>rag-harden compare</title>"
-             "<style>body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;padding:1rem;max-width:80rem}"
-             "table{border-collapse:collapse;width:100%;margin:.3rem 0 1rem}caption{text-align:left;font-weight:700}"
-             "th,td{border:1px solid #c8c8c8;padding:.15rem .4rem;text-align:left}thead th{background:#f4f4f4}"
-             ".REGRESSED,.failing{color:#a3001b;font-weight:700}.improved,.passing{color:#0a6b2a}</style></head><body>",
-             "<h1>rag-harden compare</h1>",
-             f"<p>A (baseline) <code>{esc(c.run_a)}</code> &rarr; B (current) <code>{esc(c.run_b)}</code>; tolerance "
-             f"{c.tolerance:g}.</p><p><b>{esc(_headline(c))}</b></p>"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>rag-harden compare</title>"
+        "<style>body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;padding:1rem;max-width:80rem}"
+        "table{border-collapse:collapse;width:100%;margin:.3rem 0 1rem}"
+        "caption{text-align:left;font-weight:700}"
+        "th,td{border:1px solid #c8c8c8;padding:.15rem .4rem;text-align:left}thead th{background:#f4f4f4}"
+        ".REGRESSED,.failing{color:#a3001b;font-weight:700}.improved,.passing{color:#0a6b2a}</style></head><body>",
+        "<h1>rag-harden compare</h1>",
+        f"<p>A (baseline) <code>{esc(c.run_a)}</code> &rarr; B (current) <code>{esc(c.run_b)}</code>; "
+        "tolerance "
+        f"{c.tolerance:g}.</p><p><b>{esc(_headline(c))}</b></p>",
+    ]
     for caption, header, rows in _tables(c):
-        parts.append(f"<table><caption>{esc(caption)}</caption><thead><tr>"
-                     + "".join(f"<th scope='col'>{esc(h)}</th>" for h in header) + "</tr></thead><tbody>")
+        parts.append(
+            f"<table><caption>{esc(caption)}</caption><thead><tr>"
+            + "".join(f"<th scope='col'>{esc(h)}</th>" for h in header)
+            + "</tr></thead><tbody>"
+        )
         for row in rows:
             cells = [f"<th scope='row'><code>{esc(row[0])}</code></th>"]
             cells += [f"<td class='{esc(v.split(' ')[0])}'>{esc(v)}</td>" for v in row[1:]]
@@ -214,5 +292,15 @@ def write_comparison(c: RunComparison, out_dir: Path, stem: str = "compare") -> 
     return paths
 
 
-__all__ = ["ItemFlip", "LatencyChange", "MetricDelta", "RunComparison", "ScenarioComparison", "compare_runs",
-           "read_run", "render_html", "render_markdown", "write_comparison"]
+__all__ = [
+    "ItemFlip",
+    "LatencyChange",
+    "MetricDelta",
+    "RunComparison",
+    "ScenarioComparison",
+    "compare_runs",
+    "read_run",
+    "render_html",
+    "render_markdown",
+    "write_comparison",
+]

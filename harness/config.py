@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -393,9 +393,7 @@ class JudgeConfig(StrictModel):
     base_url: HttpBaseUrl = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
     model: str
     api_key_env: str | None = None
-    metrics: list[JudgeMetric] = Field(
-        default_factory=lambda: ["faithfulness", "factual_correctness", "response_relevancy", "context_precision",
-                                 "context_recall"], min_length=1)
+    metrics: list[JudgeMetric] = Field(default_factory=lambda: list(get_args(JudgeMetric)), min_length=1)
     max_tokens: int = Field(1024, ge=16, le=32_768)
     timeout_s: float = Field(120.0, gt=0, le=3600)
     cache: bool = Field(True, description="Cache judge calls on disk by a hash of model, prompt and parameters.")

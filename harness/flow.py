@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import time
+from functools import partial
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -303,8 +304,7 @@ def run_bench(
             continue
         parts = build(scenario)
         score_scenario(scenario, path, folder, parts, limit=limit, batch_size=scenario.pipeline.batch_size,
-                       load_phase=load_phase, progress=lambda n, name=scenario.name: progress(name, n), log=log,
-                       record=record)
+                       load_phase=load_phase, progress=partial(progress, scenario.name), log=log, record=record)
     return report
 
 

@@ -48,9 +48,11 @@ def render_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[str]:
                        f"{_cell(r.reason)} |")
     flagged = flagged_items(s, items)
     if flagged:
-        out += ["", f"Failing or flagged items: {len(flagged)} of {len(items)} (first {min(TOP_ITEMS, len(flagged))}):",
+        shown = min(TOP_ITEMS, len(flagged))
+        out += ["", f"Failing or flagged items: {len(flagged)} of {len(items)} (first {shown}):",
                 ""]
-        out += [f"- `{f.item.id}` ({', '.join(f.kinds)}): {_cell(f.item.user_input)[:120]}" for f in flagged[:TOP_ITEMS]]
+        out += [f"- `{f.item.id}` ({', '.join(f.kinds)}): {_cell(f.item.user_input)[:120]}"
+                for f in flagged[:TOP_ITEMS]]
     return out
 
 
@@ -67,7 +69,8 @@ def render_markdown(report: BenchReport, items: Mapping[str, Sequence[ItemResult
         out += [f"## {s.name}: {_status(s)}", ""]
         if s.description:
             out += [s.description, ""]
-        out += [f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors) in {s.duration_s or 0:.1f} s."]
+        out += [f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors) in "
+                f"{s.duration_s or 0:.1f} s."]
         if s.aborted:
             out += ["", f"**Stopped early:** {s.aborted}"]
         gen = s.pipeline.get("generator", {})
@@ -76,13 +79,15 @@ def render_markdown(report: BenchReport, items: Mapping[str, Sequence[ItemResult
                     f"{gen.get('model', '')}`, top_k {s.pipeline.get('retriever', {}).get('top_k', '?')}, "
                     f"{s.pipeline.get('n_chunks', '?')} chunks."]
         if not s.complete:
-            out += ["", "**INCOMPLETE**: figures cover the scored items only; an incomplete run never passes."]
+            out += ["", "**INCOMPLETE**: figures cover the scored items only; an incomplete run never "
+                        "passes."]
         out += ["", *render_gates(s, (items or {}).get(s.name, []))]
         out += ["", "| metric | value |", "|---|---|"]
         out += [f"| `{k}` | {_fmt(v)} |" for k, v in s.metrics.items() if k.startswith(METRIC_GROUPS)]
         out += ["", "| stage | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
         for stage, st in s.latency.items():
-            out.append(f"| {stage} | {st.n} | {_fmt(st.p50_ms)} | {_fmt(st.p95_ms)} | {_fmt(st.p99_ms)} | {_fmt(st.max_ms)} |")
+            out.append(f"| {stage} | {st.n} | {_fmt(st.p50_ms)} | {_fmt(st.p95_ms)} | {_fmt(st.p99_ms)} | "
+                       f"{_fmt(st.max_ms)} |")
         for detector, domain in s.calibration_domain.items():
             out += ["", f"Calibration domain of {detector}: {domain.get('summary', domain)}"]
         if s.warnings:

@@ -1,7 +1,7 @@
 """The launch gates of a scenario, per area, with a one-line reason written from the scored items.
 
-Pure: a :class:`ScenarioResult` and its items in, typed :class:`AreaGate` rows out. The HTML report, the Markdown
-summary and ``compare`` all read these, so a verdict and its explanation are written once.
+Pure: a :class:`ScenarioResult` and its items in, typed :class:`AreaGate` rows out. The HTML report, the
+Markdown summary and ``compare`` all read these, so a verdict and its explanation are written once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ Status = Literal["PASS", "FAIL", "not measured", "no threshold"]
 AREAS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("retrieval", "Retrieval", ("retrieval",), "golden items with reference_doc_ids"),
     ("answer", "Answer quality", ("answer", "judge"), "golden items with reference answers"),
-    ("groundedness", "Groundedness and hallucination", ("groundedness", "hallucination"), "answered golden items"),
+    (
+        "groundedness",
+        "Groundedness and hallucination",
+        ("groundedness", "hallucination"),
+        "answered golden items",
+    ),
     ("abstention", "Abstention", ("abstention",), "golden items, answerable or not"),
     ("pii", "PII leaks", ("leak", "guard"), "a leak_probe block"),
     ("injection", "Prompt injection", ("injection",), "an injection_probe block"),
@@ -30,12 +35,15 @@ AREAS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 # Metrics shown as rows (without a threshold) when an area has no assert of its own.
 HEADLINE = {
-    "retrieval": ("retrieval.hit@5", "retrieval.mrr"), "answer": ("answer.semantic_similarity",),
+    "retrieval": ("retrieval.hit@5", "retrieval.mrr"),
+    "answer": ("answer.semantic_similarity",),
     "groundedness": ("groundedness.faithfulness_mean", "hallucination.unsupported_rate"),
     "abstention": ("abstention.unanswerable_declined_rate", "abstention.answerable_declined_rate"),
     "pii": ("leak.rate", "leak.rate_unguarded", "guard.flagged_rate"),
     "injection": ("injection.detection_rate", "injection.false_positive_rate"),
-    "latency": ("latency.total.p95_ms", "load.p95_ms", "load.achieved_rps"), "gpu": (), "run": ("run.error_rate",),
+    "latency": ("latency.total.p95_ms", "load.p95_ms", "load.achieved_rps"),
+    "gpu": (),
+    "run": ("run.error_rate",),
 }
 MAX_IDS = 6
 
@@ -99,7 +107,7 @@ def _top_k(s: ScenarioResult) -> int:
     return int(k) if isinstance(k, int) else 5
 
 
-# --- per item ---------------------------------------------------------------------------------------------------
+# --- per item -----------------------------------------------------------------------------------------------
 
 
 def failure_kinds(item: ItemResult, thr: float, top_k: int = 5) -> list[str]:
@@ -113,7 +121,11 @@ def failure_kinds(item: ItemResult, thr: float, top_k: int = 5) -> list[str]:
         kinds.append("answered unanswerable")
     if item.answerable and item.declined and not item.blocked:
         kinds.append("declined answerable")
-    if item.faithfulness is not None and (item.faithfulness < thr or item.unsupported_claims) and item.answerable:
+    if (
+        item.faithfulness is not None
+        and (item.faithfulness < thr or item.unsupported_claims)
+        and item.answerable
+    ):
         kinds.append("unsupported")
     if item.retrieval is not None:
         hits = {int(k[4:]): v for k, v in item.retrieval.items() if k.startswith("hit@")}
@@ -136,8 +148,9 @@ def _row_kind(metric: str) -> str:
     return "below " + metric
 
 
-def flagged_items(s: ScenarioResult, items: Sequence[ItemResult],
-                  gates: Sequence[AreaGate] | None = None) -> list[FlaggedItem]:
+def flagged_items(
+    s: ScenarioResult, items: Sequence[ItemResult], gates: Sequence[AreaGate] | None = None
+) -> list[FlaggedItem]:
     """Every item with a failure kind, plus the items a failing gate names (e.g. answers below the bound)."""
     thr, k = faithfulness_threshold(s), _top_k(s)
     named: dict[str, list[str]] = {}
@@ -155,7 +168,7 @@ def flagged_items(s: ScenarioResult, items: Sequence[ItemResult],
     return out
 
 
-# --- reasons ----------------------------------------------------------------------------------------------------
+# --- reasons ------------------------------------------------------------------------------------------------
 
 # metric -> (population, what a bad item did); a bad item is one whose value is the worse end (or below the
 # assert's bound for continuous scores).
@@ -167,8 +180,10 @@ _PHRASES = {
     "judge": ("answers", "scored below {bound}"),
     "groundedness.faithfulness_mean": ("answered questions", "fall below the faithfulness threshold {thr:g}"),
     "hallucination.unsupported_rate": ("answered questions", "are not supported by their passages"),
-    "hallucination.answered_unanswerable_rate": ("unanswerable questions", "were answered: the generator does not "
-                                                                          "decline"),
+    "hallucination.answered_unanswerable_rate": (
+        "unanswerable questions",
+        "were answered: the generator does not decline",
+    ),
     "abstention.unanswerable_declined_rate": ("unanswerable questions", "were answered instead of declined"),
     "abstention.answerable_declined_rate": ("answerable questions", "were declined"),
     "abstention.uncited_rate": ("answers", "cite no passage"),
@@ -199,18 +214,32 @@ def _latency_reason(metric: str, s: ScenarioResult) -> str:
     st = s.latency.get(stage)
     if st is None or not st.n:
         return "no latency samples"
-    slow = max(((k, v.p95_ms or 0.0) for k, v in s.latency.items() if k != "total" and not k.startswith("guard")),
-               key=lambda kv: kv[1], default=None)
+    slow = max(
+        ((k, v.p95_ms or 0.0) for k, v in s.latency.items() if k != "total" and not k.startswith("guard")),
+        key=lambda kv: kv[1],
+        default=None,
+    )
     where = f"; slowest stage {slow[0]} (p95 {fmt(slow[1])} ms)" if slow else ""
     return f"{stat} of {stage} is {fmt(getattr(st, f'{stat}_ms', None))} ms over {st.n} items{where}"
 
 
-def reason(metric: str, value: float | None, s: ScenarioResult, items: Sequence[ItemResult],
-           bound: float | None = None) -> tuple[str, tuple[str, ...]]:
+def reason(
+    metric: str,
+    value: float | None,
+    s: ScenarioResult,
+    items: Sequence[ItemResult],
+    bound: float | None = None,
+) -> tuple[str, tuple[str, ...]]:
     """A one-line explanation of ``metric``'s value, naming the items behind it."""
     spec = spec_for(metric)
     if value is None:
-        return ("not measured: " + (spec.description if spec else "the run reported no value")), ()
+        if spec is None:
+            return "not measured: the run reported no value", ()
+        return (
+            "not measured: no scored item counts towards it "
+            f"({spec.description[0].lower()}{spec.description[1:]})",
+            (),
+        )
     if group_of(metric) == "latency":
         return _latency_reason(metric, s), ()
     if spec is None or spec.source != "items" or spec.item_value is None:
@@ -240,7 +269,7 @@ def reason(metric: str, value: float | None, s: ScenarioResult, items: Sequence[
     return f"{len(bad)} of {len(values)} {population} {text}{_see(bad)}", tuple(bad)
 
 
-# --- areas ------------------------------------------------------------------------------------------------------
+# --- areas --------------------------------------------------------------------------------------------------
 
 
 def area_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[AreaGate]:
@@ -258,13 +287,16 @@ def area_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[AreaGate]
             status: Status = "not measured" if a.value is None else ("PASS" if a.passed else "FAIL")
             rows.append(GateRow(a.metric, status, a.value, threshold_of(a), text, ids))
         if not asserts:
-            for m in HEADLINE.get(key, ()) or tuple(present[:4]):
-                if s.metrics.get(m) is None:
-                    continue
+            shown = [m for m in HEADLINE.get(key, ()) if s.metrics.get(m) is not None] or present[:3]
+            for m in shown:
                 text, ids = reason(m, s.metrics[m], s, items)
                 rows.append(GateRow(m, "no threshold", s.metrics[m], "none", text, ids))
         article, _, rest = needs.partition(" ")
-        note = "" if present else (f"this scenario has no {rest}" if article in ("a", "an") else f"needs {needs}")
+        note = (
+            ""
+            if present
+            else (f"this scenario has no {rest}" if article in ("a", "an") else f"needs {needs}")
+        )
         gates.append(AreaGate(key, title, tuple(rows), bool(present), note))
     return gates
 
@@ -278,5 +310,16 @@ def load_items(report: BenchReport, run_dir: Path | None) -> dict[str, list[Item
     return {s.name: read_items(run_dir / s.name / "items.jsonl") for s in report.scenarios}
 
 
-__all__ = ["AREAS", "AreaGate", "FlaggedItem", "GateRow", "area_gates", "failure_kinds", "flagged_items", "fmt",
-           "load_items", "reason", "threshold_of"]
+__all__ = [
+    "AREAS",
+    "AreaGate",
+    "FlaggedItem",
+    "GateRow",
+    "area_gates",
+    "failure_kinds",
+    "flagged_items",
+    "fmt",
+    "load_items",
+    "reason",
+    "threshold_of",
+]

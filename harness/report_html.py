@@ -1,6 +1,6 @@
-"""The self-contained HTML launch-gap report: gate tables per area, inline SVG plots, and a drill-down of every
-failing or flagged item (``<details>``, usable without JavaScript). Rendering only: the figures come from the
-:class:`BenchReport` and the run's items, which stay the source of truth."""
+"""The self-contained HTML launch-gap report: gate tables per area, inline SVG plots, and a drill-down of
+every failing or flagged item (``<details>``, usable without JavaScript). Rendering only: the figures come
+from the :class:`BenchReport` and the run's items, which stay the source of truth."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ _CSS = {"PASS": "PASS", "FAIL": "FAIL", "not measured": "nm", "no threshold": "n
 
 @cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return env.get_template("report.html.j2")
 
 
@@ -61,10 +65,26 @@ def _failing(gates: Sequence[AreaGate]) -> list[str]:
 
 
 def _gate_view(gate: AreaGate) -> dict[str, Any]:
-    return {"key": gate.key, "title": gate.title, "status": gate.status, "css": _CSS[gate.status], "note": gate.note,
-            "rows": [{"metric": r.metric, "metric_html": _breakable(r.metric), "status": r.status, "css": _CSS[r.status], "value": fmt(r.value),
-                      "threshold": r.threshold, "reason": r.reason.split("; see items")[0],
-                      "links": list(r.item_ids[:8])} for r in gate.rows]}
+    return {
+        "key": gate.key,
+        "title": gate.title,
+        "status": gate.status,
+        "css": _CSS[gate.status],
+        "note": gate.note,
+        "rows": [
+            {
+                "metric": r.metric,
+                "metric_html": _breakable(r.metric),
+                "status": r.status,
+                "css": _CSS[r.status],
+                "value": fmt(r.value),
+                "threshold": r.threshold,
+                "reason": r.reason.split("; see items")[0],
+                "links": list(r.item_ids[:8]),
+            }
+            for r in gate.rows
+        ],
+    }
 
 
 def _item_view(item: ItemResult, kinds: list[str]) -> dict[str, Any]:
@@ -75,32 +95,64 @@ def _item_view(item: ItemResult, kinds: list[str]) -> dict[str, Any]:
             findings[(str(g.get("stage")), str(f.get("entity_type")))] += 1
     cited = set(item.cited_doc_ids)
     t = item.timings
-    latency = "" if t is None else (f"total {fmt(t.total_ms)} ms (embed {fmt(t.embed_ms)}, search {fmt(t.search_ms)}, "
-                                    f"generate {fmt(t.generate_ms)}, guards "
-                                    f"{fmt(t.guard_query_ms + t.guard_context_ms + t.guard_answer_ms)})")
+    latency = (
+        ""
+        if t is None
+        else (
+            f"total {fmt(t.total_ms)} ms (embed {fmt(t.embed_ms)}, search {fmt(t.search_ms)}, "
+            f"generate {fmt(t.generate_ms)}, guards "
+            f"{fmt(t.guard_query_ms + t.guard_context_ms + t.guard_answer_ms)})"
+        )
+    )
     leaks = "; ".join(f"{k}: {', '.join(v)}" for k, v in (item.leaks or {}).items() if v)
     return {
-        "id": item.id, "question": item.user_input, "tags": item.tags, "kinds": kinds, "answerable": item.answerable,
-        "faithfulness": None if item.faithfulness is None else f"{item.faithfulness:.3f}", "latency": latency,
-        "error": item.error, "blocked": item.blocked,
-        "answer_html": highlight(item.answer, [str(c.get("claim", "")) for c in claims]) if item.answer else "",
-        "claims": [{"claim": c.get("claim", ""), "support": fmt(c.get("support")),
-                    "compared_with": c.get("compared_with") or "(no passage sentence)",
-                    "novel": ", ".join(c.get("novel_terms") or []) or "none"} for c in claims],
-        "retrieved": [{"number": r.number, "doc_id": r.doc_id, "chunk_id": r.chunk_id, "score": f"{r.score:.3f}",
-                       "cited": r.doc_id in cited} for r in item.retrieved],
-        "findings": [(st, et, n) for (st, et), n in sorted(findings.items())], "leaks": leaks,
+        "id": item.id,
+        "question": item.user_input,
+        "tags": item.tags,
+        "kinds": kinds,
+        "answerable": item.answerable,
+        "faithfulness": None if item.faithfulness is None else f"{item.faithfulness:.3f}",
+        "latency": latency,
+        "error": item.error,
+        "blocked": item.blocked,
+        "answer_html": highlight(item.answer, [str(c.get("claim", "")) for c in claims])
+        if item.answer
+        else "",
+        "claims": [
+            {
+                "claim": c.get("claim", ""),
+                "support": fmt(c.get("support")),
+                "compared_with": c.get("compared_with") or "(no passage sentence)",
+                "novel": ", ".join(c.get("novel_terms") or []) or "none",
+            }
+            for c in claims
+        ],
+        "retrieved": [
+            {
+                "number": r.number,
+                "doc_id": r.doc_id,
+                "chunk_id": r.chunk_id,
+                "score": f"{r.score:.3f}",
+                "cited": r.doc_id in cited,
+            }
+            for r in item.retrieved
+        ],
+        "findings": [(st, et, n) for (st, et), n in sorted(findings.items())],
+        "leaks": leaks,
     }
 
 
 def _summary(s: ScenarioResult) -> str:
     gen = s.pipeline.get("generator", {})
     emb = s.pipeline.get("embedder", {})
+    model = ":" + str(gen["model"]) if gen.get("model") else ""
     dur = f" in {s.duration_s:.1f} s" if s.duration_s else ""
-    return (f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors){dur}. Pipeline: embedder "
-            f"{emb.get('model', '?')}, generator {gen.get('backend', '?')}{':' + gen['model'] if gen.get('model') else ''}, top_k "
-            f"{s.pipeline.get('retriever', {}).get('top_k', '?')}, {s.pipeline.get('n_chunks', '?')} chunks. "
-            f"{s.description}")
+    return (
+        f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors){dur}. Pipeline: embedder "
+        f"{emb.get('model', '?')}, generator {gen.get('backend', '?')}{model}, top_k "
+        f"{s.pipeline.get('retriever', {}).get('top_k', '?')}, {s.pipeline.get('n_chunks', '?')} chunks. "
+        f"{s.description}"
+    )
 
 
 def scenario_view(s: ScenarioResult, items: Sequence[ItemResult], *, plots: bool = True) -> dict[str, Any]:
@@ -111,12 +163,20 @@ def scenario_view(s: ScenarioResult, items: Sequence[ItemResult], *, plots: bool
     status = "INCOMPLETE" if not s.complete else ("PASS" if s.passed else "FAIL")
     kind_counts = Counter(k for f in flagged for k in f.kinds)
     return {
-        "name": s.name, "anchor": anchor(s.name), "status": status, "n_scored": s.n_scored, "n_items": s.n_items,
+        "name": s.name,
+        "anchor": anchor(s.name),
+        "status": status,
+        "n_scored": s.n_scored,
+        "n_items": s.n_items,
         "incomplete": None if s.complete else (s.aborted or "not every item was scored"),
-        "summary": _summary(s), "gates": [_gate_view(g) for g in gates], "failing": _failing(gates), "warnings": s.warnings,
+        "summary": _summary(s),
+        "gates": [_gate_view(g) for g in gates],
+        "failing": _failing(gates),
+        "warnings": s.warnings,
         "plots": scenario_plots(s, items, faithfulness_threshold(s)) if plots else [],
         "flagged": [_item_view(f.item, f.kinds) for f in flagged],
-        "tags": sorted({t for f in flagged for t in f.item.tags}), "kinds": sorted(kind_counts),
+        "tags": sorted({t for f in flagged for t in f.item.tags}),
+        "kinds": sorted(kind_counts),
         "kind_counts": kind_counts.most_common(),
     }
 
@@ -128,15 +188,22 @@ def _version() -> str:
         return "(source)"
 
 
-def render_html(report: BenchReport, items: Mapping[str, Sequence[ItemResult]] | None = None, *,
-                plots: bool = True) -> str:
+def render_html(
+    report: BenchReport, items: Mapping[str, Sequence[ItemResult]] | None = None, *, plots: bool = True
+) -> str:
     """One self-contained HTML file (inline CSS, SVG and a small optional script; nothing fetched)."""
     items = items or {}
     scenarios = [scenario_view(s, items.get(s.name, []), plots=plots) for s in report.scenarios]
     incomplete = any(not s.complete for s in report.scenarios)
     overall = "INCOMPLETE" if incomplete else ("PASS" if report.passed else "FAIL")
-    return _template().render(overall=overall, created_at=report.created_at, commit=report.git_commit or "n/a",
-                              dirty=bool(report.git_dirty), scenarios=scenarios, version=_version())
+    return _template().render(
+        overall=overall,
+        created_at=report.created_at,
+        commit=report.git_commit or "n/a",
+        dirty=bool(report.git_dirty),
+        scenarios=scenarios,
+        version=_version(),
+    )
 
 
 __all__ = ["anchor", "highlight", "render_html", "scenario_view"]

@@ -1,5 +1,6 @@
-"""The report's plots: matplotlib (Agg backend, text kept as text) to inline SVG, offline. Each function returns
-``(svg, caption)`` or None when the run holds nothing to plot; the caption states the figures in words."""
+"""The report's plots: matplotlib (Agg backend, text kept as text) to inline SVG, offline. Each function
+returns ``(svg, caption)`` or None when the run holds nothing to plot; the caption states
+the figures in words."""
 
 from __future__ import annotations
 
@@ -22,8 +23,15 @@ def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False,
-                                "axes.spines.right": False, "svg.hashsalt": "rag-harden"})
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.size": 8,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "rag-harden",
+        }
+    )
     import matplotlib.pyplot as plt
 
     return plt
@@ -34,7 +42,7 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     _plt().close(fig)
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     return re.sub(r"\s*\n\s*", "\n", text)
 
@@ -54,11 +62,11 @@ def latency_by_stage(items: Sequence[ItemResult]) -> Plot | None:
     ax.boxplot(data, orientation="horizontal", tick_labels=stages, showfliers=True, widths=0.6)
     ax.set_xscale("log")
     lo, hi = min(min(d) for d in data), max(max(d) for d in data)
-    ticks = [10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+    ticks = [10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
     ax.minorticks_off()  # fixed decade ticks, plain labels: the automatic log locator and mathtext are slow
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xlabel("ms per item (log scale)")
-    medians = ", ".join(f"{st} {fmt(sorted(d)[len(d) // 2])} ms" for st, d in zip(stages, data))
+    medians = ", ".join(f"{st} {fmt(sorted(d)[len(d) // 2])} ms" for st, d in zip(stages, data, strict=True))
     return _svg(fig), f"Latency per stage over {len(timed)} items (box: quartiles; median {medians})."
 
 
@@ -73,16 +81,24 @@ def faithfulness(items: Sequence[ItemResult], threshold: float) -> Plot | None:
     ax.set_xlabel("faithfulness (answered answerable items)")
     ax.set_ylabel("items")
     ax.legend(frameon=False)
-    return _svg(fig), f"Faithfulness of {len(values)} answered items; {below} below the threshold {threshold:g}."
+    return _svg(
+        fig
+    ), f"Faithfulness of {len(values)} answered items; {below} below the threshold {threshold:g}."
 
 
 def hit_at_k(s: ScenarioResult) -> Plot | None:
-    pts = sorted((int(m.split("@")[1]), v) for m, v in s.metrics.items()
-                 if m.startswith("retrieval.hit@") and v is not None)
+    pts = sorted(
+        (int(m.split("@")[1]), v)
+        for m, v in s.metrics.items()
+        if m.startswith("retrieval.hit@") and v is not None
+    )
     if not pts:
         return None
-    rec = sorted((int(m.split("@")[1]), v) for m, v in s.metrics.items()
-                 if m.startswith("retrieval.recall@") and v is not None)
+    rec = sorted(
+        (int(m.split("@")[1]), v)
+        for m, v in s.metrics.items()
+        if m.startswith("retrieval.recall@") and v is not None
+    )
     fig, ax = _fig(4.6, 2.4)
     ax.plot([k for k, _ in pts], [v for _, v in pts], marker="o", color=_COLORS[0], label="hit@k")
     if rec:
@@ -109,7 +125,7 @@ def pii_findings(items: Sequence[ItemResult]) -> Plot | None:
     for i, st in enumerate(stages):
         vals = [counts.get((t, st), 0) for t in types]
         ax.barh(types, vals, left=left, color=_COLORS[i % len(_COLORS)], label=st)
-        left = [a + b for a, b in zip(left, vals)]
+        left = [a + b for a, b in zip(left, vals, strict=True)]
     ax.invert_yaxis()
     ax.set_xlabel("findings")
     ax.legend(frameon=False, title="stage")
@@ -118,8 +134,11 @@ def pii_findings(items: Sequence[ItemResult]) -> Plot | None:
 
 
 def guard_overhead(s: ScenarioResult) -> Plot | None:
-    stages = [(st, s.latency[st]) for st in ("guard_query", "guard_context", "guard_answer")
-              if st in s.latency and (s.latency[st].p95_ms or 0) >= 0.05]  # a guard ran
+    stages = [
+        (st, s.latency[st])
+        for st in ("guard_query", "guard_context", "guard_answer")
+        if st in s.latency and (s.latency[st].p95_ms or 0) >= 0.05
+    ]  # a guard ran
     if not stages:
         return None
     fig, ax = _fig(4.6, 2.4)
@@ -129,7 +148,9 @@ def guard_overhead(s: ScenarioResult) -> Plot | None:
     ax.set_xticks(list(xs), [n.removeprefix("guard_") for n, _ in stages])
     ax.set_ylabel("ms per item")
     ax.legend(frameon=False)
-    text = ", ".join(f"{n.removeprefix('guard_')} p50 {fmt(st.p50_ms)} / p95 {fmt(st.p95_ms)} ms" for n, st in stages)
+    text = ", ".join(
+        f"{n.removeprefix('guard_')} p50 {fmt(st.p50_ms)} / p95 {fmt(st.p95_ms)} ms" for n, st in stages
+    )
     return _svg(fig), f"Guard overhead per stage: {text}."
 
 
@@ -149,13 +170,20 @@ def load_vs_slo(s: ScenarioResult) -> Plot | None:
     ax2.bar([k for k, _ in rates], [v or 0 for _, v in rates], color=[_COLORS[1], _COLORS[2]])
     ax2.set_ylabel("requests/s")
     fig.tight_layout()
-    text = ", ".join(f"{k} {fmt(v)} ms" for k, v in lat) + "; " + ", ".join(f"{k} {fmt(v)} rps" for k, v in rates)
+    text = (
+        ", ".join(f"{k} {fmt(v)} ms" for k, v in lat)
+        + "; "
+        + ", ".join(f"{k} {fmt(v)} rps" for k, v in rates)
+    )
     return _svg(fig), f"Latency under load against the SLO, and offered vs achieved rate: {text}."
 
 
 def gpu_roofline(s: ScenarioResult) -> Plot | None:
-    pts = [(m.removeprefix("gpu.").removesuffix("_roofline"), v) for m, v in s.metrics.items()
-           if m.startswith("gpu.") and m.endswith("_roofline") and v is not None]
+    pts = [
+        (m.removeprefix("gpu.").removesuffix("_roofline"), v)
+        for m, v in s.metrics.items()
+        if m.startswith("gpu.") and m.endswith("_roofline") and v is not None
+    ]
     if not pts:
         return None
     fig, ax = _fig(4.6, 0.35 * len(pts) + 0.8)
@@ -168,8 +196,15 @@ def gpu_roofline(s: ScenarioResult) -> Plot | None:
 
 
 def scenario_plots(s: ScenarioResult, items: Sequence[ItemResult], threshold: float) -> list[Plot]:
-    made = [latency_by_stage(items), faithfulness(items, threshold), hit_at_k(s), pii_findings(items),
-            guard_overhead(s), load_vs_slo(s), gpu_roofline(s)]
+    made = [
+        latency_by_stage(items),
+        faithfulness(items, threshold),
+        hit_at_k(s),
+        pii_findings(items),
+        guard_overhead(s),
+        load_vs_slo(s),
+        gpu_roofline(s),
+    ]
     return [p for p in made if p is not None]
 
 

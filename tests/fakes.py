@@ -253,3 +253,87 @@ class TokenizingGenerator:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "fake-tokenizing"}
+
+
+class StreamingSlowGenerator:
+    """Streams ``text`` in word pieces, ``delay_s`` apart (a generator that produces tokens over time); records
+    whether the stream was closed before its end."""
+
+    def __init__(self, text: str = "The nightly hotel cap in Berlin is 180 EUR per night, see the policy [1].",
+                 delay_s: float = 0.05) -> None:
+        self.text = text
+        self.delay_s = delay_s
+        self.closed_early = False
+
+    def _pieces(self) -> list[str]:
+        words = self.text.split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        return Generation(text=self.text, completion_tokens=len(self._pieces()), finish_reason="stop")
+
+    def stream(self, request: GenerationRequest) -> Any:
+        import time
+
+        pieces = self._pieces()
+        sent = 0
+        try:
+            for piece in pieces:
+                time.sleep(self.delay_s)
+                yield piece
+                sent += 1
+        finally:
+            self.closed_early = sent < len(pieces)
+        return self.generate(request)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "fake-streaming-slow", "delay_s": self.delay_s}
+
+
+def streaming_chat_app(text: str, delay_s: float = 0.0) -> Any:
+    """An OpenAI-compatible ``POST /v1/chat/completions`` answering ``text`` after ``delay_s`` (asyncio sleep, so
+    concurrent requests overlap), as one body or, with ``stream: true``, one SSE chunk per word ``delay_s``
+    apart and a usage chunk. ``app.state.peak`` is the most requests in flight at once."""
+    import asyncio
+
+    from fastapi.responses import StreamingResponse
+
+    app = FastAPI()
+    app.state.inflight = 0
+    app.state.peak = 0
+    app.state.requests = []
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request) -> Any:
+        body = await request.json()
+        app.state.requests.append(body)
+        words = text.split(" ")
+        pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        if body.get("stream"):
+            async def events() -> Any:
+                for piece in pieces:
+                    await asyncio.sleep(delay_s)
+                    chunk = {"model": body["model"], "choices": [{"index": 0, "delta": {"content": piece}}]}
+                    yield f"data: {json.dumps(chunk)}\n\n".encode()
+                end = {"model": body["model"], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                yield f"data: {json.dumps(end)}\n\n".encode()
+                usage = {"prompt_tokens": 9, "completion_tokens": len(pieces), "total_tokens": 9 + len(pieces)}
+                yield f"data: {json.dumps({'model': body['model'], 'choices': [], 'usage': usage})}\n\n".encode()
+                yield b"data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        app.state.inflight += 1
+        app.state.peak = max(app.state.peak, app.state.inflight)
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            app.state.inflight -= 1
+        last = body["messages"][-1]["content"]
+        return JSONResponse({
+            "id": "cmpl-test", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"{text} ({len(last)})"},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": len(pieces), "total_tokens": 9 + len(pieces)},
+        })
+
+    return app

@@ -15,8 +15,10 @@ def arrival_times(stages: list[LoadStage], arrival: str, seed: int, max_requests
     times: list[float] = []
     start = 0.0
     for stage in stages:
-        r0 = stage.ramp_from if stage.ramp_from is not None else stage.rate
-        r1 = stage.rate
+        if stage.rate is None:
+            raise ValueError("an open-loop stage needs a rate")  # LoadConfig validates this for scenarios
+        r1: float = stage.rate
+        r0: float = stage.ramp_from if stage.ramp_from is not None else r1
 
         def rate(t: float) -> float:
             return r0 + (r1 - r0) * (t / stage.duration_s)

@@ -184,10 +184,10 @@ def main() -> None:
     env = Environment(user_classes=[LoadUser], host=JOB["target"])
     if args[:1] == ["--worker"]:
         ROLE["index"], ROLE["of"] = int(args[1]), int(args[2])
-        runner = env.create_worker_runner("127.0.0.1", int(args[3]))
-        ROLE["runner"] = runner
-        runner.register_message("t0", lambda msg, **_kw: JOB.__setitem__("t0_wall", float(msg.data)))
-        runner.greenlet.join()
+        worker = env.create_worker_runner("127.0.0.1", int(args[3]))
+        ROLE["runner"] = worker
+        worker.register_message("t0", lambda msg, **_kw: JOB.__setitem__("t0_wall", float(msg.data)))
+        worker.greenlet.join()
         OUT.close()
         return
     if args[:1] == ["--workers"]:
@@ -218,10 +218,10 @@ def main() -> None:
             w.wait(timeout=30)
         OUT.close()
     else:
-        runner = env.create_local_runner()
+        local = env.create_local_runner()
         JOB["t0_wall"] = time.time() + 0.2  # start once imports are done, however long they took
-        drive(runner, 1)
-        runner.quit()
+        drive(local, 1)
+        local.quit()
         OUT.close()
     totals = env.stats.total
     print(json.dumps({"locust_requests": totals.num_requests, "locust_failures": totals.num_failures,

@@ -38,7 +38,7 @@ def check_golden_set(examples: Sequence[GoldenExample], documents: Sequence[Docu
         seen.setdefault(key, ex.id)
     vectors = embedder.embed([ex.user_input for ex in examples], kind="query")
     sims = vectors @ vectors.T
-    for i, j in zip(*np.triu_indices(len(examples), k=1)):
+    for i, j in zip(*(idx.tolist() for idx in np.triu_indices(len(examples), k=1)), strict=True):
         if sims[i, j] >= NEAR_DUPLICATE_COSINE and _norm(examples[i].user_input) != _norm(examples[j].user_input):
             warnings.append(HygieneWarning(kind="near_duplicate", item_id=examples[j].id,
                                            detail=f"cosine {sims[i, j]:.3f} with {examples[i].id}"))

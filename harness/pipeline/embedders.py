@@ -79,7 +79,10 @@ class SentenceTransformersEmbedder:
 
             self._model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[self.dtype])
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self._dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise BackendUnavailable(f"embedder {self.model_ref!r} does not report its embedding dimension")
+        self._dim = int(dim)
 
     @property
     def dim(self) -> int:

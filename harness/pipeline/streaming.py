@@ -10,10 +10,10 @@ the whole answer is checked once more (the same check a non-streamed answer gets
 The trade-off: ``holdback_chars`` must be at least the longest value the guards look for (IBANs with
 spaces are up to 42 characters, e-mail addresses are rarely longer than 64), and time to first token grows by
 the time the model takes to produce that many characters plus one guard call; a longer window is safer, a
-shorter one streams sooner. With no answer-stage guard nothing is held back (only trailing whitespace). A block stops the
-release at once (text already released was cleared with its lookahead). If a later check redacts text that was
-already released (a value longer than the window), nothing more is released and :attr:`retracted` is set, so
-the failure is counted, never hidden.
+shorter one streams sooner. With no answer-stage guard nothing is held back (only trailing whitespace). A
+block stops the release at once (text already released was cleared with its lookahead). If a later check
+redacts text that was already released (a value longer than the window), nothing more is released and
+:attr:`retracted` is set, so the failure is counted, never hidden.
 """
 
 from __future__ import annotations

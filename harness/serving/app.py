@@ -149,7 +149,7 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
         if isinstance(exc, DeadlineExceeded):
             metrics.errors.labels("timeout").inc()
             return ApiError(504, "deadline_exceeded", f"no answer within {exc.timeout_s:g} s")
-        if isinstance(exc, BackendUnavailable):  # its message names the endpoint (configuration), not the request
+        if isinstance(exc, BackendUnavailable):  # its message names the endpoint (configuration), not the input
             metrics.errors.labels("backend_unavailable").inc()
             return ApiError(503, "backend_unavailable", str(exc), retry)
         metrics.errors.labels("pipeline").inc()
@@ -219,15 +219,16 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
                     Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens))
 
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
-        return StreamingResponse(chat_events(tokens(), ident=ident, created=created, model=config.model_name,
-                                             finish=finish, include_usage=include_usage), media_type=MEDIA_TYPE)
+        events = chat_events(tokens(), ident=ident, created=created, model=config.model_name, finish=finish,
+                             include_usage=include_usage)
+        return StreamingResponse(events, media_type=MEDIA_TYPE)
 
     @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
     async def chat(body: ChatRequest) -> Any:
         question = body.question()
         if not question.strip():
             raise ApiError(422, "invalid_request", "messages need a user message with text")
-        if body.stream and hasattr(state["pipeline"], "answer_stream"):  # else: the whole answer in word pieces
+        if body.stream and hasattr(state["pipeline"], "answer_stream"):  # else: the answer in word pieces
             include = body.stream_options is not None and body.stream_options.include_usage
             return await stream_chat(question, include)
         result = await answer(question, None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TypeVar
 
 from harness.serving.admission import Admission, Deadline
@@ -23,7 +23,7 @@ _END = object()
 
 
 async def admitted_stream(admission: Admission, produce: Callable[[], Iterator[T]],
-                          deadline: Deadline) -> AsyncIterator[T]:
+                          deadline: Deadline) -> AsyncGenerator[T, None]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     stop = threading.Event()

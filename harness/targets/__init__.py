@@ -1,9 +1,10 @@
 """The system under test when it is not the reference pipeline: a scenario's ``target:`` block.
 
-Kinds (one module each, registered in :data:`TARGETS`): ``http`` (:mod:`harness.targets.http`, any JSON-over-HTTP
-RAG service), ``openai`` (:mod:`harness.targets.openai_chat`, an OpenAI-compatible chat endpoint used closed-book)
-and ``pipeline`` (the reference pipeline, built by :mod:`harness.compose`). Every target satisfies
-:class:`harness.runner.AnswersPipeline` and returns :class:`~harness.targets.base.TargetAnswer` objects.
+Kinds (one module each, registered in :data:`TARGETS`): ``http`` (:mod:`harness.targets.http`, any
+JSON-over-HTTP RAG service), ``openai`` (:mod:`harness.targets.openai_chat`, an OpenAI-compatible chat
+endpoint used closed-book) and ``pipeline`` (the reference pipeline, built by :mod:`harness.compose`). Every
+target satisfies :class:`harness.runner.AnswersPipeline` and returns
+:class:`~harness.targets.base.TargetAnswer` objects.
 
 This package's ``__init__`` imports nothing heavy, so :mod:`harness.config` can import
 :mod:`harness.targets.config`.
@@ -33,8 +34,9 @@ def _openai(config: Any, *, ctx: BuildContext) -> Any:
     return OpenAITarget(config)
 
 
-def build_target(config: Any, *, redact: Callable[[str], str] = lambda t: t, guards: Any = None,
-                 transport: Any = None) -> Any:
+def build_target(
+    config: Any, *, redact: Callable[[str], str] = lambda t: t, guards: Any = None, transport: Any = None
+) -> Any:
     """The target ``config`` describes (``kind: pipeline`` is not built here: see harness.compose)."""
     factory = TARGETS.factory(config.kind)
     target = factory(config, ctx=BuildContext(transport=transport))

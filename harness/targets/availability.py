@@ -1,7 +1,8 @@
 """Which metrics a run could not compute, and why: an external target returns only what it returns.
 
-:func:`unavailable_metrics` maps each metric with no value to a reason; :func:`harness.summary.summarize_scenario`
-puts it in ``ScenarioResult.unavailable`` and on every assert that names the metric (such an assert fails).
+:func:`unavailable_metrics` maps each metric with no value to a reason;
+:func:`harness.summary.summarize_scenario` puts it in ``ScenarioResult.unavailable`` and on every assert that
+names the metric (such an assert fails).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ def _reason(name: str, scenario: Scenario, items: Sequence[ItemResult]) -> str:
     if group == "latency":
         stage = name.split(".")[1]
         if all(stage in it.unmeasured for it in scored):
-            return (f"the target does not report the {stage} stage (no Server-Timing entry for it); "
-                    "latency.total is measured client-side")
+            return (
+                f"the target does not report the {stage} stage (no Server-Timing entry for it); "
+                "latency.total is measured client-side"
+            )
     if group in ("groundedness", "hallucination") and name != "hallucination.answered_unanswerable_rate":
         if kind != "pipeline" and not any(it.faithfulness is not None for it in scored):
-            return ("no answered item could be scored for groundedness: the target returned no contexts and the "
-                    "golden items have no reference_contexts")
+            return (
+                "no answered item could be scored for groundedness: the target returned no contexts and the "
+                "golden items have no reference_contexts"
+            )
         return "no answerable item was answered (all declined or blocked)"
     if group == "answer":
         return "no answerable item with a reference answer was scored"
@@ -44,11 +49,15 @@ def _reason(name: str, scenario: Scenario, items: Sequence[ItemResult]) -> str:
     return "no scored item gave a value"
 
 
-def unavailable_metrics(scenario: Scenario, metrics: Mapping[str, float | None],
-                        items: Sequence[ItemResult]) -> dict[str, str]:
+def unavailable_metrics(
+    scenario: Scenario, metrics: Mapping[str, float | None], items: Sequence[ItemResult]
+) -> dict[str, str]:
     """Every metric of ``metrics`` without a value, with the reason."""
-    return {name: _reason(name, scenario, items) for name, value in metrics.items()
-            if value is None or value != value}
+    return {
+        name: _reason(name, scenario, items)
+        for name, value in metrics.items()
+        if value is None or value != value
+    }
 
 
 __all__ = ["unavailable_metrics"]

@@ -2,7 +2,8 @@
 snippets, ``Server-Timing`` parsing, client-side guards and bounded concurrency for ``answer_many``.
 
 A target answers like the reference pipeline (:class:`~harness.pipeline.rag.Answer`), plus what it could not
-measure: ``doc_ids_returned`` (retrieval metrics need ids) and ``unmeasured`` (latency stages it does not report).
+measure: ``doc_ids_returned`` (retrieval metrics need ids) and ``unmeasured`` (latency stages it does not
+report).
 """
 
 from __future__ import annotations
@@ -22,12 +23,21 @@ from harness.pipeline.rag import BLOCKED_QUERY, WITHHELD_ANSWER, Answer, StageTi
 
 SNIPPET_CHARS = 200
 TIMED_STAGES = ("embed", "search", "generate")
-_SERVER_TIMING_NAMES = {"embed": "embed", "embedding": "embed", "search": "search", "retrieve": "search",
-                        "retrieval": "search", "generate": "generate", "generation": "generate", "llm": "generate"}
+_SERVER_TIMING_NAMES = {
+    "embed": "embed",
+    "embedding": "embed",
+    "search": "search",
+    "retrieve": "search",
+    "retrieval": "search",
+    "generate": "generate",
+    "generation": "generate",
+    "llm": "generate",
+}
 
 
 class TargetError(HardenError):
-    """One request to a target failed (HTTP error, timeout, malformed response): an item error, the run goes on."""
+    """One request to a target failed (HTTP error, timeout, malformed response): an item error; the run goes
+    on."""
 
 
 class TargetAnswer(Answer):
@@ -56,9 +66,11 @@ def regex_redact(text: str) -> str:
 
 def snippet(body: str, redact: Callable[[str], str]) -> str:
     """At most :data:`SNIPPET_CHARS` characters of a response body, personal data redacted, for an error."""
-    short = body[:SNIPPET_CHARS * 2]  # redaction may shorten; cut again after it
+    short = body[: SNIPPET_CHARS * 2]  # redaction may shorten; cut again after it
     cleaned = regex_redact(redact(short))
-    return repr(cleaned[:SNIPPET_CHARS] + ("..." if len(cleaned) > SNIPPET_CHARS or len(body) > len(short) else ""))
+    return repr(
+        cleaned[:SNIPPET_CHARS] + ("..." if len(cleaned) > SNIPPET_CHARS or len(body) > len(short) else "")
+    )
 
 
 def public_url(url: str) -> str:
@@ -101,34 +113,72 @@ def retry_wait(retry_after: str | None, attempt: int, backoff_s: float, max_wait
             except (TypeError, ValueError):
                 wait = None
     if wait is None:
-        wait = backoff_s * 2 ** attempt
+        wait = backoff_s * 2**attempt
     return max(0.0, min(wait, max_wait_s))
 
 
-def build_answer(question: str, text: str, *, kind: str, contexts: Sequence[str] = (),
-                 doc_ids: Sequence[str] | None = None, cited: Sequence[str] = (), total_ms: float,
-                 server_ms: dict[str, float] | None = None, prompt_tokens: int | None = None,
-                 completion_tokens: int | None = None, blocked: bool = False, finish_reason: str | None = None,
-                 model: str | None = None, messages: list[dict[str, str]] | None = None,
-                 contexts_returned: bool = False) -> TargetAnswer:
+def build_answer(
+    question: str,
+    text: str,
+    *,
+    kind: str,
+    contexts: Sequence[str] = (),
+    doc_ids: Sequence[str] | None = None,
+    cited: Sequence[str] = (),
+    total_ms: float,
+    server_ms: dict[str, float] | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    blocked: bool = False,
+    finish_reason: str | None = None,
+    model: str | None = None,
+    messages: list[dict[str, str]] | None = None,
+    contexts_returned: bool = False,
+) -> TargetAnswer:
     """A :class:`TargetAnswer` from what a target returned. Passages pair contexts with ids by position (a
     target that returns ids without texts gets passages with empty text)."""
     ids = list(doc_ids or [])
     n = max(len(contexts), len(ids))
-    passages = [Passage(number=i + 1, doc_id=ids[i] if i < len(ids) else "", chunk_id=ids[i] if i < len(ids) else "",
-                        start=0, end=len(contexts[i]) if i < len(contexts) else 0, score=0.0,
-                        text=contexts[i] if i < len(contexts) else "") for i in range(n)]
+    passages = [
+        Passage(
+            number=i + 1,
+            doc_id=ids[i] if i < len(ids) else "",
+            chunk_id=ids[i] if i < len(ids) else "",
+            start=0,
+            end=len(contexts[i]) if i < len(contexts) else 0,
+            score=0.0,
+            text=contexts[i] if i < len(contexts) else "",
+        )
+        for i in range(n)
+    ]
     citations = [Citation(number=i + 1, doc_id=d, chunk_id=d, start=0, end=0) for i, d in enumerate(cited)]
     server_ms = server_ms or {}
-    timings = StageTimings(embed_ms=server_ms.get("embed", 0.0), search_ms=server_ms.get("search", 0.0),
-                           generate_ms=server_ms.get("generate", 0.0), total_ms=total_ms)
-    return TargetAnswer(question=question, answer=text, passages=passages, citations=citations, timings=timings,
-                        generation=Generation(text=text, prompt_tokens=prompt_tokens,
-                                              completion_tokens=completion_tokens,
-                                              finish_reason="blocked" if blocked else finish_reason, model=model or kind),
-                        blocked="answer" if blocked else None, messages=messages or [], target_kind=kind,
-                        doc_ids_returned=doc_ids is not None, contexts_returned=contexts_returned,
-                        unmeasured=[s for s in TIMED_STAGES if s not in server_ms])
+    timings = StageTimings(
+        embed_ms=server_ms.get("embed", 0.0),
+        search_ms=server_ms.get("search", 0.0),
+        generate_ms=server_ms.get("generate", 0.0),
+        total_ms=total_ms,
+    )
+    return TargetAnswer(
+        question=question,
+        answer=text,
+        passages=passages,
+        citations=citations,
+        timings=timings,
+        generation=Generation(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason="blocked" if blocked else finish_reason,
+            model=model or kind,
+        ),
+        blocked="answer" if blocked else None,
+        messages=messages or [],
+        target_kind=kind,
+        doc_ids_returned=doc_ids is not None,
+        contexts_returned=contexts_returned,
+        unmeasured=[s for s in TIMED_STAGES if s not in server_ms],
+    )
 
 
 Ask = Callable[[str, "int | None"], TargetAnswer]
@@ -156,25 +206,37 @@ class GuardedTarget:
         results: list[GuardResult] = []
         gq = chain.run(question, "query")
         results += gq.results
-        if gq.action == "block":
-            return build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True,
-                                total_ms=(time.perf_counter() - started) * 1e3).model_copy(
-                update={"blocked": "query", "guard_results": results,
-                        "timings": StageTimings(embed_ms=0, search_ms=0, generate_ms=0,
-                                                total_ms=(time.perf_counter() - started) * 1e3,
-                                                guard_query_ms=gq.latency_ms)})
+        if gq.action == "block":  # never sent: no stage ran, nothing to mark unmeasured
+            timings = StageTimings(embed_ms=0.0, search_ms=0.0, generate_ms=0.0, guard_query_ms=gq.latency_ms,
+                                   total_ms=(time.perf_counter() - started) * 1e3)
+            refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
+            return refused.model_copy(
+                update={"blocked": "query", "guard_results": results, "timings": timings, "unmeasured": []})
         got = self.ask(gq.text, top_k)
         ga = chain.run(got.answer, "answer")
         results += ga.results
         blocked = "answer" if ga.action == "block" else got.blocked
         text = WITHHELD_ANSWER if ga.action == "block" else ga.text
-        timings = got.timings.model_copy(update={"total_ms": (time.perf_counter() - started) * 1e3,
-                                                 "guard_query_ms": gq.latency_ms, "guard_answer_ms": ga.latency_ms})
-        return got.model_copy(update={"question": question, "answer": text, "blocked": blocked,
-                                      "guard_results": results, "timings": timings})
+        timings = got.timings.model_copy(
+            update={
+                "total_ms": (time.perf_counter() - started) * 1e3,
+                "guard_query_ms": gq.latency_ms,
+                "guard_answer_ms": ga.latency_ms,
+            }
+        )
+        return got.model_copy(
+            update={
+                "question": question,
+                "answer": text,
+                "blocked": blocked,
+                "guard_results": results,
+                "timings": timings,
+            }
+        )
 
-    def answer_many(self, questions: Sequence[str], top_k: int | None = None, *,
-                    guarded: bool = True) -> list[TargetAnswer]:
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[TargetAnswer]:
         """:meth:`answer` for each question, ``max_concurrency`` at a time, in order. The first failure raises
         (the runner then answers the batch one by one, so each failure is its own item's error)."""
         if len(questions) <= 1 or self.max_concurrency == 1:
@@ -189,5 +251,15 @@ class GuardedTarget:
         return None
 
 
-__all__ = ["GuardedTarget", "SNIPPET_CHARS", "TargetAnswer", "TargetError", "build_answer", "parse_server_timing",
-           "public_url", "regex_redact", "retry_wait", "snippet"]
+__all__ = [
+    "GuardedTarget",
+    "SNIPPET_CHARS",
+    "TargetAnswer",
+    "TargetError",
+    "build_answer",
+    "parse_server_timing",
+    "public_url",
+    "regex_redact",
+    "retry_wait",
+    "snippet",
+]

@@ -1,7 +1,7 @@
 """Scenario configuration of the system under test: the ``target:`` block (a discriminated union on ``kind``).
 
-Kept free of :mod:`harness.config` imports, so that module can import it; validation fails loudly like the rest
-(``extra="forbid"``). Secrets are named by environment variable only (``headers_env``, ``api_key_env``)::
+Kept free of :mod:`harness.config` imports, so that module can import it; validation fails loudly like the
+rest (``extra="forbid"``). Secrets are named by environment variable only (``headers_env``, ``api_key_env``)::
 
     target:
       kind: http
@@ -59,16 +59,23 @@ class ResponsePaths(_Strict):
     ``contexts[*].text``; a leading ``$.`` is allowed. A path to a list takes the whole list."""
 
     answer: JsonPath = Field(description="The answer text (required; missing is an item error).")
-    contexts: JsonPath | None = Field(None, description="The retrieved context texts (groundedness is scored "
-                                                        "against them; without them, against the golden set's "
-                                                        "reference_contexts).")
-    doc_ids: JsonPath | None = Field(None, description="The retrieved documents' ids, in rank order (retrieval "
-                                                       "metrics need them).")
+    contexts: JsonPath | None = Field(
+        None,
+        description="The retrieved context texts (groundedness is scored "
+        "against them; without them, against the golden set's "
+        "reference_contexts).",
+    )
+    doc_ids: JsonPath | None = Field(
+        None, description="The retrieved documents' ids, in rank order (retrieval metrics need them)."
+    )
     citations: JsonPath | None = Field(None, description="Ids of the documents the answer cites.")
     prompt_tokens: JsonPath | None = None
     completion_tokens: JsonPath | None = None
-    blocked: JsonPath | None = Field(None, description="A value that is true (or a non-empty string) when the "
-                                                       "target refused the request (counted as a decline).")
+    blocked: JsonPath | None = Field(
+        None,
+        description="A value that is true (or a non-empty string) when the "
+        "target refused the request (counted as a decline).",
+    )
 
 
 class HttpTargetConfig(_Strict):
@@ -77,23 +84,33 @@ class HttpTargetConfig(_Strict):
     kind: Literal["http"] = "http"
     url: HttpUrl = Field(description="The full URL requests go to.")
     method: Literal["POST", "PUT", "GET"] = "POST"
-    headers: dict[str, str] = Field({}, description="Plain headers (no secrets: they are written to the report).")
+    headers: dict[str, str] = Field(
+        {}, description="Plain headers (no secrets: they are written to the report)."
+    )
     headers_env: dict[str, str] = Field(
-        {}, description="Header -> name of the environment variable holding its value (sent as given, e.g. "
-                        "'Bearer abc'). Only the names are written anywhere.")
+        {},
+        description="Header -> name of the environment variable holding its value (sent as given, e.g. "
+        "'Bearer abc'). Only the names are written anywhere.",
+    )
     body: Any = Field(
         {"question": "{question}"},
         description="JSON request template. A string that is exactly '{question}', '{top_k}' or "
-                    "'{conversation_id}' becomes that value as a JSON value (top_k a number or null); inside a "
-                    "longer string the placeholder is replaced by text. Values are never spliced into JSON text. "
-                    "With GET, a flat object becomes the query string.")
-    top_k: int | None = Field(None, ge=1, le=100, description="The value of '{top_k}' (and the k of retrieval@k).")
+        "'{conversation_id}' becomes that value as a JSON value (top_k a number or null); inside a "
+        "longer string the placeholder is replaced by text. Values are never spliced into JSON text. "
+        "With GET, a flat object becomes the query string.",
+    )
+    top_k: int | None = Field(
+        None, ge=1, le=100, description="The value of '{top_k}' (and the k of retrieval@k)."
+    )
     paths: ResponsePaths
     timeout_s: float = Field(60.0, gt=0, le=3600, description="Per request.")
     max_concurrency: int = Field(4, ge=1, le=256, description="Requests in flight at once.")
     retry: RetryConfig = RetryConfig()
-    server_timing: bool = Field(True, description="Read stage times from a Server-Timing header (names embed, "
-                                                  "search|retrieve|retrieval, generate|generation|llm).")
+    server_timing: bool = Field(
+        True,
+        description="Read stage times from a Server-Timing header (names embed, "
+        "search|retrieve|retrieval, generate|generation|llm).",
+    )
 
     @field_validator("headers", "headers_env")
     @classmethod
@@ -120,11 +137,14 @@ class OpenAITargetConfig(_Strict):
     kind: Literal["openai"] = "openai"
     base_url: HttpUrl = Field(description="e.g. http://127.0.0.1:8000/v1")
     model: str = Field(min_length=1)
-    api_key_env: str | None = Field(None, pattern=_ENV_NAME,
-                                    description="Environment variable holding the API key.")
+    api_key_env: str | None = Field(
+        None, pattern=_ENV_NAME, description="Environment variable holding the API key."
+    )
     system: str | None = Field(
         "Answer the question concisely. If you do not know the answer, reply exactly: "
-        "I don't know based on the provided documents.", description="System message (null: none).")
+        "I don't know based on the provided documents.",
+        description="System message (null: none).",
+    )
     max_tokens: int = Field(256, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0, le=3600)
@@ -138,9 +158,17 @@ class PipelineTargetConfig(_Strict):
     kind: Literal["pipeline"] = "pipeline"
 
 
-TargetConfig = Annotated[Union[HttpTargetConfig, OpenAITargetConfig, PipelineTargetConfig],
-                         Field(discriminator="kind")]
+TargetConfig = Annotated[
+    Union[HttpTargetConfig, OpenAITargetConfig, PipelineTargetConfig], Field(discriminator="kind")
+]
 EXTERNAL_KINDS = ("http", "openai")
 
-__all__ = ["EXTERNAL_KINDS", "HttpTargetConfig", "OpenAITargetConfig", "PipelineTargetConfig", "ResponsePaths",
-           "RetryConfig", "TargetConfig"]
+__all__ = [
+    "EXTERNAL_KINDS",
+    "HttpTargetConfig",
+    "OpenAITargetConfig",
+    "PipelineTargetConfig",
+    "ResponsePaths",
+    "RetryConfig",
+    "TargetConfig",
+]

@@ -26,9 +26,9 @@ class PathMissing(LookupError):
 
 @dataclass(frozen=True)
 class Step:
-    key: str | None = None     # a dict key
-    index: int | None = None   # a list index
-    every: bool = False        # [*]
+    key: str | None = None  # a dict key
+    index: int | None = None  # a list index
+    every: bool = False  # [*]
 
 
 @functools.cache
@@ -76,8 +76,9 @@ def _walk(value: Any, steps: tuple[Step, ...], path: str, done: tuple[Step, ...]
         return out
     assert step.index is not None
     if not -len(value) <= step.index < len(value):
-        raise PathMissing(f"path {path!r}: index {step.index} out of range at {_render(done)} "
-                          f"(length {len(value)})")
+        raise PathMissing(
+            f"path {path!r}: index {step.index} out of range at {_render(done)} (length {len(value)})"
+        )
     return _walk(value[step.index], rest, path, here)
 
 

@@ -1,5 +1,6 @@
 """Two real runs of the default scenario (extractive generator, a few items) shared by the report tests: the
-baseline, and its closed-book copy (questions sent without passages), the degraded run ``compare`` must catch."""
+baseline and its closed-book copy (questions sent without passages), the degraded run ``compare``
+must catch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from tests.conftest import scenario_variant
 
-LIMIT = 8
+LIMIT = 6
 
 
 def _bench(path: Path, out: Path) -> Path:
@@ -30,7 +31,11 @@ def baseline_run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def closed_book_run(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    """The closed-book copy. The extractive generator answers from the request's passages, not from the
+    prompt, so ``closed_book`` alone leaves its answers unchanged; ``min_support`` above any reachable support
+    makes it do what a closed-book system without the knowledge does here: decline."""
     tmp = tmp_path_factory.mktemp("report-closed")
-    path = scenario_variant(repo, tmp, name="demo", changes={"pipeline.generator": {"backend": "extractive"},
-                                                             "prompt.closed_book": True})
+    changes = {"pipeline.generator": {"backend": "extractive", "min_support": 2.0},
+               "pipeline.prompt.closed_book": True}
+    path = scenario_variant(repo, tmp, name="demo", changes=changes)
     return _bench(path, tmp / "runs")

@@ -24,7 +24,7 @@ def test_query_returns_answer_citations_guard_findings_and_timings() -> None:
     pipeline = small_pipeline(SlowGenerator(0.0), guards=guards)
     with serve(pipeline) as url:
         question = "What is the hotel cap? Mail me at a.b@example.com"
-        r = httpx.post(f"{url}/v1/query", json={"question": question, "top_k": 3})
+        r = httpx.post(f"{url}/v1/query", json={"question": question, "top_k": 3}, timeout=60)  # spaCy warm-up
     assert r.status_code == 200
     body = r.json()
     assert body["answer"] == "A fixed answer [1]." and body["citations"][0]["number"] == 1

@@ -61,7 +61,8 @@ def fault_app(*, flaky_failures: int = 2) -> FastAPI:
     @app.post("/ok")
     async def ok(request: Request) -> JSONResponse:
         count("/ok")
-        return JSONResponse({**good, "echo": await request.json(), "auth": request.headers.get("authorization")})
+        app.state.last_authorization = request.headers.get("authorization")
+        return JSONResponse({**good, "echo": await request.json()})
 
     @app.post("/error")
     async def error() -> JSONResponse:
