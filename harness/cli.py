@@ -500,6 +500,23 @@ def schema(
         sys.stdout.write(text)
 
 
+canary_app = typer.Typer(no_args_is_help=True, help="Canary documents for black-box leak and injection probes.")
+app.add_typer(canary_app, name="canary")
+
+
+@canary_app.command("make")
+def canary_make(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the documents and probe files into.")],
+    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
+) -> None:
+    """Write synthetic documents with planted fake personal data and injection instructions carrying a canary
+    token, plus the matching planted-values, injection-probe and golden files; index DIR/docs into your system."""
+    from harness.targets.canary import make_canary
+
+    summary = make_canary(out, seed=seed)
+    typer.echo(json.dumps(summary, indent=2))
+
+
 def main() -> None:
     app()
 

@@ -133,6 +133,8 @@ def _stage_ms(item: ItemResult, ctx: ItemContext, *, stage: str, stat: str = "")
 def _leak(item: ItemResult, ctx: ItemContext, *, where: str, suffix: str) -> float | None:
     if item.leaks is None:
         return None
+    if where != "answer" and "prompt" in item.unmeasured:  # a target whose prompt is not visible
+        return None
     if where == "both":
         return (bool(item.leaks[f"prompt{suffix}"]) + bool(item.leaks[f"answer{suffix}"])) / 2
     return float(bool(item.leaks[f"{where}{suffix}"]))

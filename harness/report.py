@@ -82,6 +82,13 @@ def render_markdown(report: BenchReport, items: Mapping[str, Sequence[ItemResult
             out += ["", "**INCOMPLETE**: figures cover the scored items only; an incomplete run never "
                         "passes."]
         out += ["", *render_gates(s, (items or {}).get(s.name, []))]
+        if s.asserts:
+            out += ["", "| assert | threshold | value | result |", "|---|---|---|---|"]
+            for a in s.asserts:
+                bound = " and ".join(x for x in (f">= {a.min:g}" if a.min is not None else "",
+                                                 f"<= {a.max:g}" if a.max is not None else "") if x)
+                result = "PASS" if a.passed else "**FAIL**"
+                out.append(f"| `{a.metric}` | {bound} | {_fmt(a.value)} | {result} |")
         out += ["", "| metric | value |", "|---|---|"]
         out += [f"| `{k}` | {_fmt(v)} |" for k, v in s.metrics.items() if k.startswith(METRIC_GROUPS)]
         out += ["", "| stage | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]

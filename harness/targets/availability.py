@@ -42,6 +42,8 @@ def _reason(name: str, scenario: Scenario, items: Sequence[ItemResult]) -> str:
                 "golden items have no reference_contexts"
             )
         return "no answerable item was answered (all declined or blocked)"
+    if group == "leak" and "answer_rate" not in name and all("prompt" in it.unmeasured for it in scored):
+        return "the target's prompt is not visible from outside: only leak.answer_rate is measured"
     if group == "answer":
         return "no answerable item with a reference answer was scored"
     if group == "abstention" or name == "hallucination.answered_unanswerable_rate":

@@ -177,7 +177,8 @@ def build_answer(
         target_kind=kind,
         doc_ids_returned=doc_ids is not None,
         contexts_returned=contexts_returned,
-        unmeasured=[s for s in TIMED_STAGES if s not in server_ms],
+        # "prompt": what the target sent its LLM is not visible (prompt leaks cannot be measured)
+        unmeasured=[s for s in TIMED_STAGES if s not in server_ms] + ([] if messages else ["prompt"]),
     )
 
 
@@ -207,11 +208,17 @@ class GuardedTarget:
         gq = chain.run(question, "query")
         results += gq.results
         if gq.action == "block":  # never sent: no stage ran, nothing to mark unmeasured
-            timings = StageTimings(embed_ms=0.0, search_ms=0.0, generate_ms=0.0, guard_query_ms=gq.latency_ms,
-                                   total_ms=(time.perf_counter() - started) * 1e3)
+            timings = StageTimings(
+                embed_ms=0.0,
+                search_ms=0.0,
+                generate_ms=0.0,
+                guard_query_ms=gq.latency_ms,
+                total_ms=(time.perf_counter() - started) * 1e3,
+            )
             refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
             return refused.model_copy(
-                update={"blocked": "query", "guard_results": results, "timings": timings, "unmeasured": []})
+                update={"blocked": "query", "guard_results": results, "timings": timings, "unmeasured": []}
+            )
         got = self.ask(gq.text, top_k)
         ga = chain.run(got.answer, "answer")
         results += ga.results

@@ -105,3 +105,17 @@ def test_block_action_stops_the_stream_before_the_value() -> None:
     text = "".join(deltas)
     assert EMAIL not in text and "jane" not in text and text.endswith("The answer was withheld by a guard.")
     assert pipeline.generator.closed_early, "generation is stopped once the guard blocks"
+
+
+def test_a_client_that_goes_away_stops_the_generation() -> None:
+    generator = StreamingSlowGenerator(delay_s=0.1)
+    with serve(small_pipeline(generator)) as url:
+        body = {"messages": [{"role": "user", "content": "Hotel cap?"}], "stream": True}
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=30) as r:
+            for line in r.iter_lines():
+                if '"content"' in line:
+                    break  # leave after the first delta
+        deadline = time.monotonic() + 5
+        while not generator.closed_early and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert generator.closed_early, "the generator's stream is closed once nobody reads it"

@@ -36,8 +36,12 @@ def target_parts(scenario: Scenario, scorers: dict[str, Any], **kwargs: Any) -> 
     """Components scoring ``scenario``'s target with the shared scorers (see conftest.py)."""
     assert scenario.target is not None
     target = build_target(scenario.target, **kwargs)
+    from harness.eval.leaks import PlantedValues
+
+    planted = PlantedValues.load(scenario.leak_probe.planted_values) if scenario.leak_probe else None
     return BenchComponents(pipeline=target, scorer=scorers["scorer"], description=target.describe(),
-                           groundedness=scorers["groundedness"], redact=kwargs.get("redact", lambda t: t))
+                           groundedness=scorers["groundedness"], redact=kwargs.get("redact", lambda t: t),
+                           planted=planted)
 
 
 def load(path: Path) -> Scenario:
