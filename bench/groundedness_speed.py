@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ def main() -> None:
         action="append",
         help="default: ../shared/benchmarks/halueval_qa_dev.jsonl and golden_sets/long_answers.jsonl",
     )
+    parser.add_argument("--limit", type=int, default=None, help="first N answers of each data set")
     parser.add_argument("--out", type=Path, default=Path("runs/groundedness-speed.json"))
     args = parser.parse_args()
 
@@ -66,7 +68,7 @@ def main() -> None:
 
     results = {}
     for path in datasets:
-        cases = load_cases(path)
+        cases = load_cases(path)[: args.limit]
         for mode, warm in (("cold", False), ("warm_passages", True)):
             name = f"{path.stem}/{mode}"
             ms = np.asarray(run(GroundednessScorer(embedder), cases, warm))
@@ -83,7 +85,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"benchmark": "groundedness_speed", "machine": platform.platform(), "results": results}, indent=2
+            {"benchmark": "groundedness_speed", "machine": platform.platform(),
+             "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "results": results}, indent=2
         )
     )
 
