@@ -85,8 +85,14 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"benchmark": "groundedness_speed", "machine": platform.platform(),
-             "load_average_1min": os.getloadavg()[0], "cpus": os.cpu_count(), "results": results}, indent=2
+            {
+                "benchmark": "groundedness_speed",
+                "machine": platform.platform(),
+                "load_average_1min": os.getloadavg()[0],
+                "cpus": os.cpu_count(),
+                "results": results,
+            },
+            indent=2,
         )
     )
 

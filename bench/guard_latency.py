@@ -25,9 +25,27 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-ALL_ENTITIES = ["CREDIT_CARD", "CRYPTO", "DATE_TIME", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "LOCATION",
-                "MEDICAL_LICENSE", "NRP", "ORGANIZATION", "PERSON", "PHONE_NUMBER", "URL", "US_BANK_NUMBER",
-                "US_DRIVER_LICENSE", "US_ITIN", "US_PASSPORT", "US_SSN", "UK_NHS"]
+ALL_ENTITIES = [
+    "CREDIT_CARD",
+    "CRYPTO",
+    "DATE_TIME",
+    "EMAIL_ADDRESS",
+    "IBAN_CODE",
+    "IP_ADDRESS",
+    "LOCATION",
+    "MEDICAL_LICENSE",
+    "NRP",
+    "ORGANIZATION",
+    "PERSON",
+    "PHONE_NUMBER",
+    "URL",
+    "US_BANK_NUMBER",
+    "US_DRIVER_LICENSE",
+    "US_ITIN",
+    "US_PASSPORT",
+    "US_SSN",
+    "UK_NHS",
+]
 
 
 def texts(n: int, size: int = 300) -> list[str]:
@@ -46,7 +64,7 @@ def measure(guard, sample: list[str], batch: int = 0) -> dict[str, float]:
     cpu_started = time.process_time()
     if batch:
         for i in range(0, len(sample), batch):
-            part = sample[i:i + batch]
+            part = sample[i : i + batch]
             t0 = time.perf_counter()
             guard.check_batch(part, "context")
             per_text += [(time.perf_counter() - t0) * 1e3 / len(part)] * len(part)
@@ -57,8 +75,13 @@ def measure(guard, sample: list[str], batch: int = 0) -> dict[str, float]:
             per_text.append((time.perf_counter() - t0) * 1e3)
     cpu_ms = (time.process_time() - cpu_started) * 1e3 / max(len(sample), 1)
     arr = np.asarray(per_text)
-    return {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
-            "mean_ms": float(arr.mean()), "cpu_ms_per_text": cpu_ms, "n": int(arr.size)}
+    return {
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p95_ms": float(np.percentile(arr, 95)),
+        "mean_ms": float(arr.mean()),
+        "cpu_ms_per_text": cpu_ms,
+        "n": int(arr.size),
+    }
 
 
 def main() -> None:
@@ -75,8 +98,17 @@ def main() -> None:
     sample = texts(args.texts)
     sm = "en_core_web_sm"
     variants: dict[str, tuple[PiiGuardConfig, int]] = {
-        "presidio-all": (PiiGuardConfig(entities=ALL_ENTITIES, score_threshold=0.0, thresholds={},
-                                        extended_recognizers=False, spacy_disable=[], spacy_model=sm), 0),
+        "presidio-all": (
+            PiiGuardConfig(
+                entities=ALL_ENTITIES,
+                score_threshold=0.0,
+                thresholds={},
+                extended_recognizers=False,
+                spacy_disable=[],
+                spacy_model=sm,
+            ),
+            0,
+        ),
         "wanted-entities": (PiiGuardConfig(spacy_disable=[], spacy_model=sm), 0),
         "no-parser": (PiiGuardConfig(spacy_model=sm), 0),
         "batched": (PiiGuardConfig(spacy_model=sm), 16),
@@ -93,12 +125,20 @@ def main() -> None:
     for name, (config, batch) in variants.items():
         results[name] = measure(PresidioPiiGuard(config), sample, batch)
         r = results[name]
-        print(f"{name:16s} p50 {r['p50_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   "
-              f"mean {r['mean_ms']:6.2f} ms   cpu {r['cpu_ms_per_text']:6.2f} ms", flush=True)
-    record = {"benchmark": "guard_latency", "text_chars": 300, "machine": platform.platform(),
-              "processor": platform.processor() or platform.machine(),
-              "cpu_count": __import__("os").cpu_count(), "load_average": __import__("os").getloadavg(),
-              "results": results}
+        print(
+            f"{name:16s} p50 {r['p50_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms   "
+            f"mean {r['mean_ms']:6.2f} ms   cpu {r['cpu_ms_per_text']:6.2f} ms",
+            flush=True,
+        )
+    record = {
+        "benchmark": "guard_latency",
+        "text_chars": 300,
+        "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+        "load_average": __import__("os").getloadavg(),
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2))
     print(f"written to {args.out}")

@@ -23,7 +23,9 @@ class RequestRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     index: int = Field(description="Position in the schedule (open loop) or send order (closed loop).")
-    scheduled_s: float = Field(description="When the schedule said to send it (the send time in a closed loop).")
+    scheduled_s: float = Field(
+        description="When the schedule said to send it (the send time in a closed loop)."
+    )
     start_s: float = Field(description="When it was actually sent.")
     end_s: float
     status: int = Field(0, description="HTTP status; 0 when no response arrived.")
@@ -31,14 +33,24 @@ class RequestRecord(BaseModel):
     error: str | None = None
     ttft_s: float | None = Field(None, description="First content token (streamed chat only).")
     itl_s: list[float] = Field([], description="Gaps between content chunks (streamed chat only).")
-    answer: str | None = Field(None, exclude=True, description="Kept in memory for quality scoring, never written.")
+    answer: str | None = Field(
+        None, exclude=True, description="Kept in memory for quality scoring, never written."
+    )
 
     @classmethod
     def from_sample(cls, sample: Mapping[str, Any]) -> RequestRecord:
-        return cls(index=sample["index"], scheduled_s=sample["scheduled_s"], start_s=sample["start_s"],
-                   end_s=sample["end_s"], status=sample.get("status", 0), success=bool(sample["ok"]),
-                   error=sample.get("error"), ttft_s=sample.get("ttft_s"), itl_s=sample.get("itl_s") or [],
-                   answer=sample.get("answer"))
+        return cls(
+            index=sample["index"],
+            scheduled_s=sample["scheduled_s"],
+            start_s=sample["start_s"],
+            end_s=sample["end_s"],
+            status=sample.get("status", 0),
+            success=bool(sample["ok"]),
+            error=sample.get("error"),
+            ttft_s=sample.get("ttft_s"),
+            itl_s=sample.get("itl_s") or [],
+            answer=sample.get("answer"),
+        )
 
     @property
     def latency_ms(self) -> float:

@@ -1,10 +1,13 @@
-"""The server's own overhead: `rag-harden serve` in front of a pipeline of fixed latency, under open-loop load.
+"""The server's own overhead: `rag-harden serve` in front of a pipeline of fixed latency, under open-loop
+load.
 
 Run: python -m bench.serve_overhead [--rates 50 100 200] [--seconds 10] [--latency-ms 50]
 
-The pipeline behind the server sleeps exactly ``latency-ms`` and returns a canned answer, so whatever the client
+The pipeline behind the server sleeps exactly ``latency-ms`` and returns a canned answer, so whatever the
+client
 sees above that is the server's overhead (HTTP, JSON, admission control, thread hand-off, metrics). The load
-generator (locust, open loop, constant arrivals) runs on the same 2-core machine and competes for the CPU, so the
+generator (locust, open loop, constant arrivals) runs on the same 2-core machine and competes for the CPU, so
+the
 figures are an upper bound of the overhead. Also searches for the highest rate that keeps p99 overhead within
 ``--slo-ms`` (default 50 ms) and no errors.
 """
@@ -26,10 +29,16 @@ class FixedLatencyPipeline:
         from harness.pipeline.rag import Answer, StageTimings
 
         self.latency_s = latency_s
-        self._answer = Answer(question="", answer="A fixed answer [1].", passages=[], citations=[],
-                              timings=StageTimings(embed_ms=0, search_ms=0, generate_ms=latency_s * 1e3,
-                                                   total_ms=latency_s * 1e3),
-                              generation=Generation(text="A fixed answer [1]."))
+        self._answer = Answer(
+            question="",
+            answer="A fixed answer [1].",
+            passages=[],
+            citations=[],
+            timings=StageTimings(
+                embed_ms=0, search_ms=0, generate_ms=latency_s * 1e3, total_ms=latency_s * 1e3
+            ),
+            generation=Generation(text="A fixed answer [1]."),
+        )
 
     def answer(self, question: str, top_k: int | None = None):
         time.sleep(self.latency_s)
@@ -42,18 +51,32 @@ def measure(rate: float, seconds: float, latency_ms: float) -> dict:
     from harness.serve import BackgroundServer, create_app
 
     concurrency = max(4, int(rate * latency_ms / 1000 * 2) + 2)
-    app = create_app(ServeConfig(max_concurrency=concurrency, max_queue=10_000, request_timeout_s=30),
-                     lambda: FixedLatencyPipeline(latency_ms / 1e3), load_in_background=False)
+    app = create_app(
+        ServeConfig(max_concurrency=concurrency, max_queue=10_000, request_timeout_s=30),
+        lambda: FixedLatencyPipeline(latency_ms / 1e3),
+        load_in_background=False,
+    )
     with BackgroundServer(app) as url:
-        load = LoadConfig(target=url, model="open", arrival="constant", max_requests=100_000, quality_sample=0,
-                          stages=[LoadStage(duration_s=seconds, rate=rate)])
+        load = LoadConfig(
+            target=url,
+            model="open",
+            arrival="constant",
+            max_requests=100_000,
+            quality_sample=0,
+            stages=[LoadStage(duration_s=seconds, rate=rate)],
+        )
         scenario = load_scenario(REPO / "scenarios" / "load.yaml")  # its golden questions are the requests
         result = run_load(scenario.model_copy(update={"load": load}))
-    return {"rate": rate, "concurrency": concurrency, "sent": result.n_scheduled, "achieved_rps": result.achieved_rps,
-            "error_rate": result.metrics["load.error_rate"],
-            "added_p50_ms": _minus(result.latency.p50_ms, latency_ms),
-            "added_p99_ms": _minus(result.latency.p99_ms, latency_ms),
-            "pacing_error_p99_ms": result.pacing_error.p99_ms}
+    return {
+        "rate": rate,
+        "concurrency": concurrency,
+        "sent": result.n_scheduled,
+        "achieved_rps": result.achieved_rps,
+        "error_rate": result.metrics["load.error_rate"],
+        "added_p50_ms": _minus(result.latency.p50_ms, latency_ms),
+        "added_p99_ms": _minus(result.latency.p99_ms, latency_ms),
+        "pacing_error_p99_ms": result.pacing_error.p99_ms,
+    }
 
 
 def _minus(value: float | None, base: float) -> float | None:
@@ -75,9 +98,13 @@ def main() -> None:
     for rate in args.rates:
         row = measure(rate, args.seconds, args.latency_ms)
         rows.append(row)
-        print(f"{rate:6.0f} req/s offered: achieved {row['achieved_rps']:6.1f}, errors {row['error_rate']:.3f}, "
-              f"added p50 {row['added_p50_ms']:7.2f} ms, added p99 {row['added_p99_ms']:7.2f} ms; the load "
-              f"generator's own pacing error p99 {row['pacing_error_p99_ms']:7.2f} ms", flush=True)
+        print(
+            f"{rate:6.0f} req/s offered: achieved {row['achieved_rps']:6.1f}, errors "
+            f"{row['error_rate']:.3f}, "
+            f"added p50 {row['added_p50_ms']:7.2f} ms, added p99 {row['added_p99_ms']:7.2f} ms; the load "
+            f"generator's own pacing error p99 {row['pacing_error_p99_ms']:7.2f} ms",
+            flush=True,
+        )
     sustained = None
     for rate in sorted(r["rate"] for r in rows):
         row = next(r for r in rows if r["rate"] == rate)
@@ -85,9 +112,18 @@ def main() -> None:
             sustained = rate
     print(f"highest offered rate with no errors and added p99 <= {args.slo_ms:g} ms: {sustained}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"benchmark": "serve_overhead", "machine": platform.platform(),
-                                    "generator_latency_ms": args.latency_ms, "rows": rows,
-                                    "sustained_rps": sustained}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "serve_overhead",
+                "machine": platform.platform(),
+                "generator_latency_ms": args.latency_ms,
+                "rows": rows,
+                "sustained_rps": sustained,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -198,8 +198,9 @@ def _counts(detector: Detector, data: Labelled, entities: list[str]) -> tuple[np
     index = {e: j for j, e in enumerate(entities)}
     started = time.perf_counter()
     for i, (text, spans) in enumerate(data):
-        gold = [(m, s, e) for t, s, e in spans if (m := DATASET_TO_PRESIDIO.get(t)) is not None
-                and m in index]
+        gold = [
+            (m, s, e) for t, s, e in spans if (m := DATASET_TO_PRESIDIO.get(t)) is not None and m in index
+        ]
         preds = [(r.entity_type, r.start, r.end) for r in detector.analyze(text) if r.entity_type in index]
         for t, s, e in gold:
             counts[i, index[t], 0] += 1

@@ -39,7 +39,10 @@ class GeneratorChoice(str, Enum):
 def default_scenario_path() -> Path:
     """``scenarios/default.yaml`` from the checkout, or the copy bundled in an installed wheel."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "scenarios" / "default.yaml", here / "_bundled" / "scenarios" / "default.yaml"):
+    for candidate in (
+        here.parent / "scenarios" / "default.yaml",
+        here / "_bundled" / "scenarios" / "default.yaml",
+    ):
         if candidate.is_file():
             return candidate
     raise ConfigError("no scenario given and the bundled scenarios/default.yaml is missing")
@@ -75,19 +78,27 @@ def _load(path: Path, generator: GeneratorChoice | None = None) -> Any:
 def _progress_bar(label: str, total: int) -> Iterator[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
         task = bar.add_task(label, total=total)
         yield SimpleNamespace(advance=lambda: bar.advance(task))
 
 
 @app.command()
 def bench(
-    scenarios: Annotated[Optional[list[Path]], typer.Argument(help="Scenario YAML files (default: scenarios/default.yaml).")] = None,
+    scenarios: Annotated[
+        Optional[list[Path]], typer.Argument(help="Scenario YAML files (default: scenarios/default.yaml).")
+    ] = None,
     out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/<timestamp>/.")] = Path("runs"),
     limit: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N golden items.")] = None,
-    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    generator: Annotated[
+        Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the judge's on-disk cache.")] = False,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder: score only what it lacks.")] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option(help="Continue this run folder: score only what it lacks.")
+    ] = None,
 ) -> None:
     """Run each scenario's golden set through its pipeline, score it, and write one launch-gap report."""
     from harness import flow
@@ -99,11 +110,20 @@ def bench(
             run_dir, loaded, limit = resume, flow.planned_scenarios(plan, resume), plan.limit
         else:
             loaded = [(p, _load(p, generator)) for p in scenarios or [default_scenario_path()]]
-            run_dir = flow.start_run(out_dir, loaded, limit=limit, generator=generator.value if generator else None)
+            run_dir = flow.start_run(
+                out_dir, loaded, limit=limit, generator=generator.value if generator else None
+            )
         _log(f"writing to {run_dir}")
         with _run_outcome(run_dir), flow.sigterm_as_exception():
-            report = flow.run_bench(run_dir, loaded, lambda sc: build_components(sc, _log, use_cache=not no_cache),
-                                    limit=limit, load_phase=load_phase(_log), progress=_progress_bar, log=_log)
+            report = flow.run_bench(
+                run_dir,
+                loaded,
+                lambda sc: build_components(sc, _log, use_cache=not no_cache),
+                limit=limit,
+                load_phase=load_phase(_log),
+                progress=_progress_bar,
+                log=_log,
+            )
     _finish(report, run_dir)
 
 
@@ -115,18 +135,24 @@ def _run_outcome(run_dir: Path) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted[/yellow]: kept what was scored in {run_dir / 'report.json'}; "
-                  f"continue with: rag-harden bench --resume {run_dir}")
+        err.print(
+            f"[yellow]interrupted[/yellow]: kept what was scored in {run_dir / 'report.json'}; "
+            f"continue with: rag-harden bench --resume {run_dir}"
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Terminated:
-        err.print(f"[yellow]terminated[/yellow] (SIGTERM): kept what was scored in {run_dir / 'report.json'}; "
-                  f"continue with: rag-harden bench --resume {run_dir}")
+        err.print(
+            f"[yellow]terminated[/yellow] (SIGTERM): kept what was scored in {run_dir / 'report.json'}; "
+            f"continue with: rag-harden bench --resume {run_dir}"
+        )
         raise typer.Exit(EXIT_TERMINATED) from None
     except HardenError:
         raise
     except Exception as exc:  # the message may quote user text: the type only, the partial report is kept
-        err.print(f"[red]internal error[/red] ({type(exc).__name__}) in rag-harden; partial report in {run_dir}; "
-                  f"continue with: rag-harden bench --resume {run_dir}")
+        err.print(
+            f"[red]internal error[/red] ({type(exc).__name__}) in rag-harden; partial report in {run_dir}; "
+            f"continue with: rag-harden bench --resume {run_dir}"
+        )
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
@@ -143,8 +169,12 @@ def _finish(report: Any, run_dir: Path) -> None:
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<timestamp>/).")],
-    open_: Annotated[bool, typer.Option("--open", help="Open report.html in a browser (prints its URI when "
-                                                       "no browser is available).")] = False,
+    open_: Annotated[
+        bool,
+        typer.Option(
+            "--open", help="Open report.html in a browser (prints its URI when no browser is available)."
+        ),
+    ] = False,
 ) -> None:
     """Rebuild a run's report (JSON, Markdown, HTML) from its folder alone: plan, scenario files, scored
     items."""
@@ -175,10 +205,12 @@ def _open_in_browser(path: Path) -> None:
 def compare_(
     run_a: Annotated[Path, typer.Argument(help="The baseline run folder.")],
     run_b: Annotated[Path, typer.Argument(help="The run to compare with it.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Where compare.{json,md,html} go "
-                                                                       "(default: RUN_B).")] = None,
-    tolerance: Annotated[float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can "
-                                                           "regress.")] = 0.02,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out-dir", help="Where compare.{json,md,html} go (default: RUN_B).")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can regress.")
+    ] = 0.02,
 ) -> None:
     """What moved from RUN_A to RUN_B: per metric with the paired bootstrap interval, items that flipped
     pass/fail, latency per stage. Exit 1 when a metric regressed."""
@@ -202,11 +234,22 @@ class GateChoice(str, Enum):
 @app.command("eval")
 def eval_(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    baseline: Annotated[Optional[Path], typer.Option(help="A report.json to compare with (e.g. from main).")] = None,
-    tolerance: Annotated[float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can regress.")] = 0.02,
-    gate: Annotated[GateChoice, typer.Option(help="What decides the exit code (auto: regressions with a baseline, else asserts).")] = GateChoice.auto,
-    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/eval-<timestamp>/.")] = Path("runs"),
-    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    baseline: Annotated[
+        Optional[Path], typer.Option(help="A report.json to compare with (e.g. from main).")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Absolute drop a metric may show before it can regress.")
+    ] = 0.02,
+    gate: Annotated[
+        GateChoice,
+        typer.Option(help="What decides the exit code (auto: regressions with a baseline, else asserts)."),
+    ] = GateChoice.auto,
+    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/eval-<timestamp>/.")] = Path(
+        "runs"
+    ),
+    generator: Annotated[
+        Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the judge's on-disk cache.")] = False,
 ) -> None:
     """Score a golden set for CI: hygiene warnings, a bootstrap regression check against a baseline, JUnit XML
@@ -216,10 +259,17 @@ def eval_(
 
     with _exit_on_errors():
         sc = _load(scenario, generator)
-        result = run_eval(sc, scenario, build=lambda s: build_components(s, _log, use_cache=not no_cache),
-                          out_root=out_dir, baseline=baseline,
-                          tolerance=tolerance, gate=gate.value, log=_log,
-                          progress=partial(_progress_bar, sc.name))
+        result = run_eval(
+            sc,
+            scenario,
+            build=lambda s: build_components(s, _log, use_cache=not no_cache),
+            out_root=out_dir,
+            baseline=baseline,
+            tolerance=tolerance,
+            gate=gate.value,
+            log=_log,
+            progress=partial(_progress_bar, sc.name),
+        )
     typer.echo(Path(result.summary).read_text())
     for w in result.warnings:
         err.print(f"[yellow]warning[/yellow] {w.kind} {w.item_id}: {w.detail}")
@@ -242,7 +292,9 @@ def index_build(
         sc = load_scenario(scenario)
         chunks = load_corpus_chunks(sc)
         embedder = EMBEDDERS.build(sc.pipeline.embedder)
-        _, status = open_index(default_index_dir(sc), chunks, embedder, sc.pipeline.retriever, force=force, log=_log)
+        _, status = open_index(
+            default_index_dir(sc), chunks, embedder, sc.pipeline.retriever, force=force, log=_log
+        )
     typer.echo(status.model_dump_json(indent=2))
 
 
@@ -286,10 +338,14 @@ def _question_from(question: str | None, file: Path | None) -> str:
 def ask(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     question: Annotated[Optional[str], typer.Argument(help="The question; `-` reads it from stdin.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Read the question from a UTF-8 file.")] = None,
+    file: Annotated[
+        Optional[Path], typer.Option("--file", help="Read the question from a UTF-8 file.")
+    ] = None,
     top_k: Annotated[Optional[int], typer.Option(min=1, max=100)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole answer as JSON.")] = False,
-    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    generator: Annotated[
+        Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")
+    ] = None,
 ) -> None:
     """Answer one question with the scenario's pipeline, with citations and stage timings. The question comes
     from the argument, from stdin (`-`) or from --file, up to 1 MB."""
@@ -309,24 +365,54 @@ def ask(
         mark = "*" if any(c.number == p.number for c in answer.citations) else " "
         typer.echo(f"{mark}[{p.number}] {p.doc_id} chars {p.start}-{p.end} score {p.score:.3f}")
     t = answer.timings
-    typer.echo(f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
-               f"total {t.total_ms:.1f} ms")
+    typer.echo(
+        f"\nembed {t.embed_ms:.1f} ms, search {t.search_ms:.1f} ms, generate {t.generate_ms:.1f} ms, "
+        f"total {t.total_ms:.1f} ms"
+    )
 
 
 @guard_app.command("eval")
 def guard_eval(
-    dataset: Annotated[Optional[Path], typer.Option(help="Labelled PII data (presidio-research JSONL: full_text, spans).")] = None,
-    injection: Annotated[Optional[Path], typer.Option(help="Labelled injection data instead: JSONL of {text, stage: query|context, label: 0|1, source?}.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="Injection guard backend: classifier, hf-classifier or patterns (default: the scenario's or classifier).")] = None,
-    scenario: Annotated[Optional[Path], typer.Option(help="Take the PII (or injection) guard config from this scenario.")] = None,
-    entities: Annotated[Optional[str], typer.Option(help="Comma-separated presidio entities to score (default: the guard's).")] = None,
-    untuned: Annotated[bool, typer.Option(help="Score presidio's untuned defaults (threshold 0, no added recognizers).")] = False,
-    spacy_model: Annotated[Optional[str], typer.Option(help="spaCy pipeline for the PII guard: auto, a package name or a folder.")] = None,
-    split: Annotated[str, typer.Option(help="PII data: all, or half a / b of the templates (tune on one, report the other).")] = "all",
+    dataset: Annotated[
+        Optional[Path], typer.Option(help="Labelled PII data (presidio-research JSONL: full_text, spans).")
+    ] = None,
+    injection: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Labelled injection data instead: JSONL of {text, stage: query|context, label: 0|1, "
+            "source?}."
+        ),
+    ] = None,
+    backend: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Injection guard backend: classifier, hf-classifier or patterns (default: the scenario's or "
+            "classifier)."
+        ),
+    ] = None,
+    scenario: Annotated[
+        Optional[Path], typer.Option(help="Take the PII (or injection) guard config from this scenario.")
+    ] = None,
+    entities: Annotated[
+        Optional[str], typer.Option(help="Comma-separated presidio entities to score (default: the guard's).")
+    ] = None,
+    untuned: Annotated[
+        bool, typer.Option(help="Score presidio's untuned defaults (threshold 0, no added recognizers).")
+    ] = False,
+    spacy_model: Annotated[
+        Optional[str],
+        typer.Option(help="spaCy pipeline for the PII guard: auto, a package name or a folder."),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(help="PII data: all, or half a / b of the templates (tune on one, report the other)."),
+    ] = "all",
     output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/guard-eval.json"),
 ) -> None:
-    """PII guard on labelled data: precision, recall and F2 overall, for structured identifiers and per entity,
-    with bootstrap 95% intervals and a regex baseline on the same texts. With --injection: the injection guard's
+    """PII guard on labelled data: precision, recall and F2 overall, for structured identifiers and per
+    entity,
+    with bootstrap 95% intervals and a regex baseline on the same texts. With --injection: the injection
+    guard's
     detection and false-positive rates overall, per source and per stage, beside a keyword-list baseline."""
     if injection is not None:
         _guard_eval_injection(injection, scenario, backend, output)
@@ -379,8 +465,11 @@ def _guard_eval_injection(data: Path, scenario: Optional[Path], backend: Optiona
                 config = InjectionGuardConfig.model_validate({**config.model_dump(), "backend": backend})
             except ValueError as exc:
                 raise ConfigError(f"--backend {backend}: {exc}") from exc
-        report = evaluate(InjectionGuard(config.model_copy(update={"action": "block"})), data,
-                          config.model_dump(mode="json"))
+        report = evaluate(
+            InjectionGuard(config.model_copy(update={"action": "block"})),
+            data,
+            config.model_dump(mode="json"),
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.model_dump_json(indent=2))
     typer.echo(render_table(report))
@@ -389,15 +478,25 @@ def _guard_eval_injection(data: Path, scenario: Optional[Path], backend: Optiona
 
 @app.command()
 def calibrate(
-    dataset: Annotated[Path, typer.Option(help="JSONL of HaluEval-style pairs (knowledge, question, right_answer, "
-                                               "hallucinated_answer) and/or single labelled answers (context, "
-                                               "question?, answer, hallucinated).")],
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            help="JSONL of HaluEval-style pairs (knowledge, question, right_answer, "
+            "hallucinated_answer) and/or single labelled answers (context, "
+            "question?, answer, hallucinated)."
+        ),
+    ],
     output: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("runs/calibration.json"),
-    nli_model: Annotated[Optional[Path], typer.Option(help="Also calibrate this local NLI/HHEM checkpoint.")] = None,
-    n_boot: Annotated[int, typer.Option(min=100, max=100_000, help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    nli_model: Annotated[
+        Optional[Path], typer.Option(help="Also calibrate this local NLI/HHEM checkpoint.")
+    ] = None,
+    n_boot: Annotated[
+        int, typer.Option(min=100, max=100_000, help="Bootstrap resamples for the 95% intervals.")
+    ] = 1000,
 ) -> None:
     """AUROC, balanced accuracy and specificity at the shipped threshold of the groundedness scorer, beside
-    trivial baselines on the same data (answer length, ragas ROUGE-L precision), with bootstrap 95% intervals."""
+    trivial baselines on the same data (answer length, ragas ROUGE-L precision), with bootstrap 95%
+    intervals."""
     from harness.eval.calibration import calibrate as run_calibration
     from harness.eval.calibration import default_detectors, render_table
     from harness.results import file_hash, new_header
@@ -414,9 +513,13 @@ def calibrate(
 @app.command()
 def serve(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (its `serve:` block sets limits).")],
-    host: Annotated[Optional[str], typer.Option(help="Bind address (default from the scenario: 127.0.0.1).")] = None,
+    host: Annotated[
+        Optional[str], typer.Option(help="Bind address (default from the scenario: 127.0.0.1).")
+    ] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default from the scenario: 8080).")] = None,
-    generator: Annotated[Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")] = None,
+    generator: Annotated[
+        Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")
+    ] = None,
 ) -> None:
     """Serve the scenario's guarded pipeline over HTTP: /v1/query, /v1/chat/completions (OpenAI-compatible),
     /v1/models, /healthz, /readyz, /metrics."""
@@ -433,18 +536,31 @@ def serve(
     warning = exposure_warning(bind, sc.serve)
     if warning is not None:
         err.print(f"[yellow]warning:[/yellow] {warning}")
-    uvicorn.run(app_, host=bind, port=port if port is not None else sc.serve.port, log_level="info",
-                log_config=log_config("info"), **uvicorn_settings(app_, sc.serve))
+    uvicorn.run(
+        app_,
+        host=bind,
+        port=port if port is not None else sc.serve.port,
+        log_level="info",
+        log_config=log_config("info"),
+        **uvicorn_settings(app_, sc.serve),
+    )
 
 
 @app.command()
 def load(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `load:` block.")],
-    target: Annotated[Optional[str], typer.Option(help="Base URL to load (default: the scenario's, else the local serve).")] = None,
-    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/load-<timestamp>/.")] = Path("runs"),
-    workers: Annotated[int, typer.Option(min=0, max=64, help="Run locust's master and N worker processes.")] = 0,
+    target: Annotated[
+        Optional[str], typer.Option(help="Base URL to load (default: the scenario's, else the local serve).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option(help="Folder that receives runs/load-<timestamp>/.")] = Path(
+        "runs"
+    ),
+    workers: Annotated[
+        int, typer.Option(min=0, max=64, help="Run locust's master and N worker processes.")
+    ] = 0,
 ) -> None:
-    """Load-test a RAG endpoint with locust (open or closed loop) and check the latency SLOs and answer quality."""
+    """Load-test a RAG endpoint with locust (open or closed loop) and check the latency SLOs and answer
+    quality."""
     from bench.load.report import answer_quality_scorer, write_load_report
     from bench.load.runner import run_load, slo_checks
 
@@ -464,11 +580,17 @@ def load(
 def gpu(
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes (on the CPU: under a minute).")] = False,
     out: Annotated[Path, typer.Option(help="Folder for gpu-<profile>.json and .md.")] = Path("bench/results"),
-    parts: Annotated[Optional[str], typer.Option(help="Comma-separated: retrieval,embedding,generation,openai,vllm.")] = None,
-    openai_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible base URL to stream from (default: a loopback stub).")] = None,
+    parts: Annotated[
+        Optional[str], typer.Option(help="Comma-separated: retrieval,embedding,generation,openai,vllm.")
+    ] = None,
+    openai_url: Annotated[
+        Optional[str],
+        typer.Option(help="OpenAI-compatible base URL to stream from (default: a loopback stub)."),
+    ] = None,
     openai_model: Annotated[str, typer.Option(help="Model name sent to --openai-url.")] = "default",
 ) -> None:
-    """GPU benchmarks against the hardware's own limits: ceilings, retrieval, embedding, generation, streaming."""
+    """GPU benchmarks against the hardware's own limits: ceilings, retrieval, embedding, generation,
+    streaming."""
     from bench.gpu.run import PARTS, headline_metrics, run_gpu_bench, write_result
 
     chosen = [p.strip() for p in parts.split(",")] if parts else list(PARTS)
@@ -476,19 +598,28 @@ def gpu(
     if unknown:
         err.print(f"[red]error:[/red] --parts: unknown {unknown}; valid: {', '.join(PARTS)}")
         raise typer.Exit(EXIT_BAD_INPUT)
-    result = run_gpu_bench(quick=quick, parts=chosen, openai_url=openai_url, openai_model=openai_model, log=_log)
+    result = run_gpu_bench(
+        quick=quick, parts=chosen, openai_url=openai_url, openai_model=openai_model, log=_log
+    )
     files = write_result(result, out)
     for name, value in headline_metrics(result).items():
         typer.echo(f"{name} = {value:.4g}")
     for part in result.parts:
-        skipped = sorted({r.reason for r in part.rows if r.status == "skipped"} | ({part.reason} if part.reason else set()))
-        typer.echo(f"{part.name}: {part.status}, {len(part.rows)} rows" + (f" ({'; '.join(skipped)})" if skipped else ""))
+        skipped = sorted(
+            {r.reason for r in part.rows if r.status == "skipped"} | ({part.reason} if part.reason else set())
+        )
+        typer.echo(
+            f"{part.name}: {part.status}, {len(part.rows)} rows"
+            + (f" ({'; '.join(skipped)})" if skipped else "")
+        )
     err.print(f"report: {files['json']}  {files['md']}")
 
 
 @app.command()
 def schema(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON schema of scenario files (scenarios/schema.json is generated from it)."""
     from harness.config import scenario_json_schema
@@ -500,7 +631,9 @@ def schema(
         sys.stdout.write(text)
 
 
-canary_app = typer.Typer(no_args_is_help=True, help="Canary documents for black-box leak and injection probes.")
+canary_app = typer.Typer(
+    no_args_is_help=True, help="Canary documents for black-box leak and injection probes."
+)
 app.add_typer(canary_app, name="canary")
 
 
@@ -510,7 +643,8 @@ def canary_make(
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 0,
 ) -> None:
     """Write synthetic documents with planted fake personal data and injection instructions carrying a canary
-    token, plus the matching planted-values, injection-probe and golden files; index DIR/docs into your system."""
+    token, plus the matching planted-values, injection-probe and golden files; index DIR/docs into your
+    system."""
     from harness.targets.canary import make_canary
 
     summary = make_canary(out, seed=seed)

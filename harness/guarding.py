@@ -70,7 +70,8 @@ class Guard(Protocol):
 
 class BaseGuard:
     """Defaults for the optional parts of :class:`Guard`: a batch check that checks each text, and a system
-    prompt left as it is. Guards override ``check_batch`` when they can do better (presidio's ``nlp.pipe``)."""
+    prompt left as it is. Guards override ``check_batch`` when they can do better (presidio's
+    ``nlp.pipe``)."""
 
     name: str = "guard"
     stages: Sequence[Stage] = ()
@@ -147,11 +148,13 @@ class GuardChain:
                 action = result.action
             if result.action == "redact":
                 text = result.text
-        return StageOutcome(action=action, text=text, results=results,
-                            latency_ms=(time.perf_counter() - started) * 1e3)
+        return StageOutcome(
+            action=action, text=text, results=results, latency_ms=(time.perf_counter() - started) * 1e3
+        )
 
     def run_batch(self, texts: Sequence[str], stage: Stage) -> list[StageOutcome]:
-        """:meth:`run` over several texts (the retrieved passages); guards with ``check_batch`` see them at once."""
+        """:meth:`run` over several texts (the retrieved passages); guards with ``check_batch`` see them at
+        once."""
         started = time.perf_counter()
         current = list(texts)
         per_text: list[list[GuardResult]] = [[] for _ in texts]
@@ -165,10 +168,19 @@ class GuardChain:
                     current[i] = result.text
         share = (time.perf_counter() - started) * 1e3 / max(len(texts), 1)
         outcomes = []
-        for text, results in zip(current, per_text):
+        for text, results in zip(current, per_text, strict=True):
             action: Action = max((r.action for r in results), key=_SEVERITY.__getitem__, default="allow")
             outcomes.append(StageOutcome(action=action, text=text, results=results, latency_ms=share))
         return outcomes
 
 
-__all__ = ["Action", "BaseGuard", "Finding", "Guard", "GuardChain", "GuardResult", "StageOutcome", "salted_hash"]
+__all__ = [
+    "Action",
+    "BaseGuard",
+    "Finding",
+    "Guard",
+    "GuardChain",
+    "GuardResult",
+    "StageOutcome",
+    "salted_hash",
+]

@@ -21,8 +21,14 @@ def item_failure(item: ItemResult, faithfulness_threshold: float) -> str | None:
     return None
 
 
-def write_junit(path: Path, scenario: ScenarioResult, items: list[ItemResult], comparisons: list[MetricComparison],
-                faithfulness_threshold: float, gate_asserts: bool) -> None:
+def write_junit(
+    path: Path,
+    scenario: ScenarioResult,
+    items: list[ItemResult],
+    comparisons: list[MetricComparison],
+    faithfulness_threshold: float,
+    gate_asserts: bool,
+) -> None:
     suites = ET.Element("testsuites", name="rag-harden")
 
     def suite(name: str) -> ET.Element:

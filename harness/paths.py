@@ -20,7 +20,8 @@ def cache_dir() -> Path:
 
 
 def new_run_dir(root: Path, prefix: str = "") -> Path:
-    """Create and return ``root/<prefix><timestamp>``, with ``-2``, ``-3``... when that folder already exists."""
+    """Create and return ``root/<prefix><timestamp>``, with ``-2``, ``-3``... when that folder already
+    exists."""
     stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     run_dir, n = root / stamp, 1
     while run_dir.exists():

@@ -55,7 +55,9 @@ class Registry(Generic[C, T]):
         except KeyError:
             close = difflib.get_close_matches(str(name), list(self._factories), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"unknown {self.kind} backend {name!r}{hint}; valid: {sorted(self._factories)}") from None
+            raise ConfigError(
+                f"unknown {self.kind} backend {name!r}{hint}; valid: {sorted(self._factories)}"
+            ) from None
 
     def build(self, config: C, ctx: BuildContext | None = None) -> T:
         """Build the backend that ``config.<key>`` names."""

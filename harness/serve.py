@@ -17,5 +17,17 @@ from harness.serving.app import chat_events, create_app
 from harness.serving.models import ChatRequest, QueryRequest
 from harness.serving.server import BackgroundServer, exposure_warning, log_config, uvicorn_settings
 
-__all__ = ["Admission", "BackgroundServer", "ChatRequest", "Deadline", "DeadlineExceeded", "Overloaded",
-           "QueryRequest", "chat_events", "create_app", "exposure_warning", "log_config", "uvicorn_settings"]
+__all__ = [
+    "Admission",
+    "BackgroundServer",
+    "ChatRequest",
+    "Deadline",
+    "DeadlineExceeded",
+    "Overloaded",
+    "QueryRequest",
+    "chat_events",
+    "create_app",
+    "exposure_warning",
+    "log_config",
+    "uvicorn_settings",
+]

@@ -1,4 +1,5 @@
-"""One pure function turns scored items (and the load phase's and probes' figures) into a scenario's result, and
+"""One pure function turns scored items (and the load phase's and probes' figures) into a scenario's result,
+and
 decides ``passed`` once. No I/O, no clock: what it needs from the run comes in :class:`ScenarioMeta`."""
 
 from __future__ import annotations
@@ -40,14 +41,22 @@ def unique_items(items: Sequence[ItemResult]) -> list[ItemResult]:
     return list(by_id.values())
 
 
-def evaluate_asserts(scenario: Scenario, metrics: Mapping[str, float | None],
-                     unavailable: Mapping[str, str] | None = None) -> list[AssertResult]:
+def evaluate_asserts(
+    scenario: Scenario, metrics: Mapping[str, float | None], unavailable: Mapping[str, str] | None = None
+) -> list[AssertResult]:
     """Each assert checked; one on a metric without a value fails, with the reason when it is known."""
     reasons = unavailable or {}
-    return [AssertResult(metric=a.metric, min=a.min, max=a.max, value=metrics.get(a.metric),
-                         passed=a.check(metrics.get(a.metric)),
-                         reason=reasons.get(a.metric) if a.metric in metrics or a.metric in reasons else None)
-            for a in scenario.asserts]
+    return [
+        AssertResult(
+            metric=a.metric,
+            min=a.min,
+            max=a.max,
+            value=metrics.get(a.metric),
+            passed=a.check(metrics.get(a.metric)),
+            reason=reasons.get(a.metric) if a.metric in metrics or a.metric in reasons else None,
+        )
+        for a in scenario.asserts
+    ]
 
 
 def summarize_scenario(
@@ -70,19 +79,30 @@ def summarize_scenario(
         aborted = next((it.error for it in items if it.aborts_run), None)
     metrics, latency = aggregate_items(items, scenario)
     metrics.update(probe_metrics or {})
-    metrics.update({f"load.{k}" if not k.startswith("load.") else k: v for k, v in (load_metrics or {}).items()})
+    metrics.update(
+        {f"load.{k}" if not k.startswith("load.") else k: v for k, v in (load_metrics or {}).items()}
+    )
     unavailable = unavailable_metrics(scenario, metrics, items)
     asserts = evaluate_asserts(scenario, metrics, unavailable)
     scored_answers = [it.answer for it in items if it.faithfulness is not None and it.answer]
     domain, warnings = groundedness_domain_check(scenario.hallucination, scored_answers)
     complete = aborted is None and len(items) == meta.n_items
     return ScenarioResult(
-        **meta.model_dump(exclude={"index"}), index=meta.index,
-        finished_at=finished_at, duration_s=duration_s, n_scored=len(items),
-        n_errors=sum(1 for it in items if it.error), complete=complete, aborted=aborted,
-        metrics=metrics, latency=latency, asserts=asserts, passed=complete and all(a.passed for a in asserts),
+        **meta.model_dump(exclude={"index"}),
+        index=meta.index,
+        finished_at=finished_at,
+        duration_s=duration_s,
+        n_scored=len(items),
+        n_errors=sum(1 for it in items if it.error),
+        complete=complete,
+        aborted=aborted,
+        metrics=metrics,
+        latency=latency,
+        asserts=asserts,
+        passed=complete and all(a.passed for a in asserts),
         unavailable=unavailable,
-        calibration_domain=domain, warnings=warnings,
+        calibration_domain=domain,
+        warnings=warnings,
     )
 
 

@@ -75,5 +75,15 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
-__all__ = ["CITATION", "SENTENCE_END", "STOPWORDS", "WORD", "cited_numbers", "content_words", "has_citation",
-           "split_sentences", "stem", "strip_citations"]
+__all__ = [
+    "CITATION",
+    "SENTENCE_END",
+    "STOPWORDS",
+    "WORD",
+    "cited_numbers",
+    "content_words",
+    "has_citation",
+    "split_sentences",
+    "stem",
+    "strip_citations",
+]

@@ -98,8 +98,13 @@ def load_model_from_yaml(path: Path, model: type[M], context: dict[str, Any] | N
         raise ConfigError(f"{where}: invalid YAML: {problem}") from exc
     dups = duplicate_keys(root)
     if dups:
-        raise ConfigError("\n".join(f"{path}:{again}: field '{key}': duplicate key (first given on line {first}); "
-                                    "YAML would silently keep only the last" for key, first, again in dups))
+        raise ConfigError(
+            "\n".join(
+                f"{path}:{again}: field '{key}': duplicate key (first given on line {first}); "
+                "YAML would silently keep only the last"
+                for key, first, again in dups
+            )
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     try:

@@ -1,1 +1,2 @@
-"""Load testing with locust: open-loop (fixed or Poisson arrivals) and closed-loop, latency from raw samples."""
+"""Load testing with locust: open-loop (fixed or Poisson arrivals) and closed-loop, latency from raw
+samples."""

@@ -1,4 +1,5 @@
-"""The load generator process: locust as a library, in a process of its own (locust monkey-patches the standard
+"""The load generator process: locust as a library, in a process of its own (locust monkey-patches the
+standard
 library with gevent on import, which must not happen inside the rag-harden process).
 
 Usage:
@@ -6,10 +7,13 @@ Usage:
   python -m bench.load.worker JOB.json SAMPLES.jsonl --workers N     a locust master and N worker processes
   python -m bench.load.worker JOB.json SAMPLES.jsonl --worker I N PORT   (started by the master)
 
-Open loop: a user runs a dispatcher that spawns a greenlet per scheduled arrival at its scheduled time, so a slow
-response never delays the next send; latency is measured from the scheduled time (no coordinated omission). With
+Open loop: a user runs a dispatcher that spawns a greenlet per scheduled arrival at its scheduled time, so a
+slow
+response never delays the next send; latency is measured from the scheduled time (no coordinated omission).
+With
 N workers, worker I sends the arrivals whose index is I modulo N, against one wall-clock start shared by all.
-Closed loop: locust users sending back to back; the master spreads them over the workers. Every request is also
+Closed loop: locust users sending back to back; the master spreads them over the workers. Every request is
+also
 reported through locust's request event, so locust's own (merged) stats stay meaningful.
 """
 
@@ -37,7 +41,9 @@ JOB: dict = json.loads(open(sys.argv[1]).read())
 OUT = open(sys.argv[2], "w")
 ROLE: dict = {"index": 0, "of": 1, "runner": None}
 COUNT = {"sent": 0}
-FINISHED = Event()  # set when every open-loop request of this process (or, on the master, of all workers) has ended
+FINISHED = (
+    Event()
+)  # set when every open-loop request of this process (or, on the master, of all workers) has ended
 
 
 def now() -> float:
@@ -48,8 +54,11 @@ def now() -> float:
 def body_for(index: int) -> dict:
     question = JOB["questions"][index % len(JOB["questions"])]
     if JOB["request"] in ("chat", "chat_stream"):
-        return {"model": "rag-harden", "messages": [{"role": "user", "content": question}],
-                "stream": JOB["request"] == "chat_stream"}
+        return {
+            "model": "rag-harden",
+            "messages": [{"role": "user", "content": question}],
+            "stream": JOB["request"] == "chat_stream",
+        }
     text = json.dumps(JOB["template"]).replace("{question}", json.dumps(question)[1:-1])
     return json.loads(text)
 
@@ -71,8 +80,9 @@ def send(client, index: int, scheduled: float) -> None:
     if JOB["request"] == "chat_stream":
         return send_streaming(client, index, scheduled, start)
     status, error, answer = 0, None, None
-    with client.post(JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True,
-                     name=JOB["path"]) as response:
+    with client.post(
+        JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True, name=JOB["path"]
+    ) as response:
         status = response.status_code or 0
         if status == 200:
             try:
@@ -84,16 +94,30 @@ def send(client, index: int, scheduled: float) -> None:
         else:
             error = f"HTTP {status}" if status else f"transport error: {response.error}"
             response.failure(error)
-    OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
-                          "status": status, "ok": error is None, "error": error, "answer": answer}) + "\n")
+    OUT.write(
+        json.dumps(
+            {
+                "index": index,
+                "scheduled_s": scheduled,
+                "start_s": start,
+                "end_s": now(),
+                "status": status,
+                "ok": error is None,
+                "error": error,
+                "answer": answer,
+            }
+        )
+        + "\n"
+    )
     OUT.flush()
 
 
 def send_streaming(client, index: int, scheduled: float, start: float) -> None:
     """A streamed chat completion: time to first token is when the first content delta arrives."""
     status, error, parts, stamps = 0, None, [], []
-    with client.post(JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True, name=JOB["path"],
-                     stream=True) as response:
+    with client.post(
+        JOB["path"], json=body_for(index), headers=HEADERS, catch_response=True, name=JOB["path"], stream=True
+    ) as response:
         status = response.status_code or 0
         if status != 200:
             error = f"HTTP {status}" if status else f"transport error: {response.error}"
@@ -112,11 +136,23 @@ def send_streaming(client, index: int, scheduled: float, start: float) -> None:
             except (ValueError, KeyError, IndexError) as exc:
                 error = f"bad stream: {exc}"
                 response.failure(error)
-    OUT.write(json.dumps({"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(),
-                          "ttft_s": stamps[0] if stamps else None,
-                          "itl_s": [b - a for a, b in zip(stamps, stamps[1:])], "status": status,
-                          "ok": error is None, "error": error,
-                          "answer": "".join(parts) if error is None else None}) + "\n")
+    OUT.write(
+        json.dumps(
+            {
+                "index": index,
+                "scheduled_s": scheduled,
+                "start_s": start,
+                "end_s": now(),
+                "ttft_s": stamps[0] if stamps else None,
+                "itl_s": [b - a for a, b in zip(stamps, stamps[1:], strict=False)],
+                "status": status,
+                "ok": error is None,
+                "error": error,
+                "answer": "".join(parts) if error is None else None,
+            }
+        )
+        + "\n"
+    )
     OUT.flush()
 
 
@@ -202,9 +238,22 @@ def main() -> None:
                 FINISHED.set()
 
         runner.register_message("open_loop_done", on_done)
-        workers = [subprocess.Popen([sys.executable, "-m", "bench.load.worker", sys.argv[1],
-                                     f"{sys.argv[2]}.{i}", "--worker", str(i), str(n), str(port)])
-                   for i in range(n)]
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.load.worker",
+                    sys.argv[1],
+                    f"{sys.argv[2]}.{i}",
+                    "--worker",
+                    str(i),
+                    str(n),
+                    str(port),
+                ]
+            )
+            for i in range(n)
+        ]
         deadline = time.time() + 30
         while len(runner.clients.ready) < n and time.time() < deadline:
             gevent.sleep(0.1)
@@ -224,8 +273,15 @@ def main() -> None:
         local.quit()
         OUT.close()
     totals = env.stats.total
-    print(json.dumps({"locust_requests": totals.num_requests, "locust_failures": totals.num_failures,
-                      "workers": int(args[1]) if args[:1] == ["--workers"] else 0}))
+    print(
+        json.dumps(
+            {
+                "locust_requests": totals.num_requests,
+                "locust_failures": totals.num_failures,
+                "workers": int(args[1]) if args[:1] == ["--workers"] else 0,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

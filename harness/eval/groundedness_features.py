@@ -178,6 +178,17 @@ def _negated(words: list[str]) -> bool:
     return any(w.lower() in _NEGATIONS or w.lower().endswith("n't") for w in words)
 
 
+def _matched_span(claim_words: list[str], sentence: str, margin: int = 1) -> list[str]:
+    """The words of ``sentence`` from the first to the last one the claim shares with it (plus a margin): a
+    clause is compared with its own part of a sentence ("Parking is not provided; the office is near")."""
+    words = WORD.findall(sentence)
+    shared = {stem(w) for w in claim_words if w.lower() not in STOPWORDS}
+    hits = [i for i, w in enumerate(words) if w.lower() not in STOPWORDS and stem(w) in shared]
+    if not hits:
+        return words
+    return words[max(hits[0] - margin, 0):hits[-1] + margin + 1]
+
+
 @dataclass
 class ContextIndex:
     """The context (passages and question) prepared once per answer."""
@@ -287,7 +298,7 @@ def claim_evidence(claim: str, ctx: ContextIndex, n_candidates: int = 2) -> Clai
         names_apart = float(not name_stems <= together)
     raw_claim = WORD.findall(claim)
     best_raw = ctx.sentence_raw[best]
-    negation = float(_negated(raw_claim) != _negated(list(best_raw)))
+    negation = float(_negated(raw_claim) != _negated(_matched_span(raw_claim, ctx.sentences[best])))
     claim_lower = {w.lower() for w in raw_claim}
     antonym = float(
         any(_ANTONYMS[w] in best_raw and w not in best_raw for w in claim_lower if w in _ANTONYMS)

@@ -44,8 +44,9 @@ class CachingTransport(httpx.AsyncBaseTransport):
         path = self.folder / f"{self.key(request)}.json"
         if path.is_file():
             self.hits += 1
-            return httpx.Response(200, content=path.read_bytes(), headers={"content-type": "application/json"},
-                                  request=request)
+            return httpx.Response(
+                200, content=path.read_bytes(), headers={"content-type": "application/json"}, request=request
+            )
         response = await self.inner.handle_async_request(request)
         if response.status_code == 200:
             content = await response.aread()
@@ -77,10 +78,15 @@ class JudgeScorer:
                 raise ConfigError(f"judge.api_key_env: environment variable {config.api_key_env} is not set")
         self.transport = CachingTransport(cache_dir() / "judge") if (use_cache and config.cache) else None
         self._loop = asyncio.new_event_loop()
-        http = httpx.AsyncClient(transport=self.transport, timeout=config.timeout_s) if self.transport else \
-            httpx.AsyncClient(timeout=config.timeout_s)
+        http = (
+            httpx.AsyncClient(transport=self.transport, timeout=config.timeout_s)
+            if self.transport
+            else httpx.AsyncClient(timeout=config.timeout_s)
+        )
         client = AsyncOpenAI(base_url=config.base_url, api_key=key, http_client=http, max_retries=0)
-        llm = llm_factory(config.model, provider="openai", client=client, temperature=0.0, max_tokens=config.max_tokens)
+        llm = llm_factory(
+            config.model, provider="openai", client=client, temperature=0.0, max_tokens=config.max_tokens
+        )
         builders = {
             "faithfulness": lambda: m.Faithfulness(llm=llm),
             "factual_correctness": lambda: m.FactualCorrectness(llm=llm),
@@ -90,19 +96,30 @@ class JudgeScorer:
         }
         self.metrics = {name: builders[name]() for name in config.metrics}
 
-    async def _score(self, question: str, answer: str, contexts: list[str], reference: str | None) -> dict[str, float]:
+    async def _score(
+        self, question: str, answer: str, contexts: list[str], reference: str | None
+    ) -> dict[str, float]:
         args: dict[str, dict[str, Any]] = {
             "faithfulness": {"user_input": question, "response": answer, "retrieved_contexts": contexts},
             "factual_correctness": {"response": answer, "reference": reference},
             "response_relevancy": {"user_input": question, "response": answer},
-            "context_precision": {"user_input": question, "reference": reference, "retrieved_contexts": contexts},
-            "context_recall": {"user_input": question, "retrieved_contexts": contexts, "reference": reference},
+            "context_precision": {
+                "user_input": question,
+                "reference": reference,
+                "retrieved_contexts": contexts,
+            },
+            "context_recall": {
+                "user_input": question,
+                "retrieved_contexts": contexts,
+                "reference": reference,
+            },
         }
         scores: dict[str, float] = {}
         for name, metric in self.metrics.items():
             kwargs = args[name]
-            if any(v is None for v in kwargs.values()) or (name != "response_relevancy" and not contexts
-                                                         and "retrieved_contexts" in kwargs):
+            if any(v is None for v in kwargs.values()) or (
+                name != "response_relevancy" and not contexts and "retrieved_contexts" in kwargs
+            ):
                 continue  # e.g. no reference for an unanswerable item
             try:
                 scores[name] = float((await metric.ascore(**kwargs)).value)
@@ -110,7 +127,9 @@ class JudgeScorer:
                 raise _as_backend_error(exc, self.config.base_url) from exc
         return scores
 
-    def score(self, question: str, answer: str, contexts: list[str], reference: str | None) -> dict[str, float]:
+    def score(
+        self, question: str, answer: str, contexts: list[str], reference: str | None
+    ) -> dict[str, float]:
         return self._loop.run_until_complete(self._score(question, answer, contexts, reference))
 
 
@@ -126,7 +145,9 @@ def _as_backend_error(exc: BaseException, url: str) -> Exception:
         return BackendUnavailable(f"cannot reach judge endpoint {url}: {exc}")
     if any(isinstance(e, openai.APIStatusError) for e in chain):
         return BackendUnavailable(f"judge endpoint {url} answered an error: {exc}")
-    return BackendUnavailable(f"judge at {url} gave an unusable answer: {type(exc).__name__}: {str(exc)[:300]}")
+    return BackendUnavailable(
+        f"judge at {url} gave an unusable answer: {type(exc).__name__}: {str(exc)[:300]}"
+    )
 
 
 __all__ = ["CachingTransport", "JudgeScorer"]

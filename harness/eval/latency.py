@@ -23,8 +23,14 @@ def summarize(samples_ms: Sequence[float]) -> LatencyStats:
         return LatencyStats(n=0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None)
     arr = np.asarray(samples_ms, dtype=np.float64)
     p50, p95, p99 = np.percentile(arr, [50, 95, 99])
-    return LatencyStats(n=int(arr.size), mean_ms=float(arr.mean()), p50_ms=float(p50), p95_ms=float(p95),
-                        p99_ms=float(p99), max_ms=float(arr.max()))
+    return LatencyStats(
+        n=int(arr.size),
+        mean_ms=float(arr.mean()),
+        p50_ms=float(p50),
+        p95_ms=float(p95),
+        p99_ms=float(p99),
+        max_ms=float(arr.max()),
+    )
 
 
 __all__ = ["LatencyStats", "summarize"]

@@ -43,8 +43,11 @@ class PlantedValues:
     def found_in(self, text: str) -> list[str]:
         """Entity types of the planted values that occur in ``text`` (one entry per value found)."""
         lower, squashed = text.lower(), _squash(text)
-        return [entity for entity, plain, squash in self._values
-                if plain in lower or (len(squash) >= 6 and squash in squashed)]
+        return [
+            entity
+            for entity, plain, squash in self._values
+            if plain in lower or (len(squash) >= 6 and squash in squashed)
+        ]
 
 
 __all__ = ["PlantedValues"]

@@ -10,12 +10,16 @@ from collections.abc import Iterable, Sequence
 
 
 def metric_ks(top_k: int) -> list[int]:
-    """The cut-offs reported: 1, 3, 5, 10 and ``top_k``. Cut-offs above ``top_k`` are reported too (a retriever
-    that returns 1 passage has recall@5 = recall@1), so asserts and baselines stay comparable when top_k changes."""
+    """The cut-offs reported: 1, 3, 5, 10 and ``top_k``. Cut-offs above ``top_k`` are reported too (a
+    retriever
+    that returns 1 passage has recall@5 = recall@1), so asserts and baselines stay comparable when top_k
+    changes."""
     return sorted({1, 3, 5, 10, top_k})
 
 
-def retrieval_scores(retrieved_doc_ids: Sequence[str], relevant: Iterable[str], ks: Sequence[int]) -> dict[str, float]:
+def retrieval_scores(
+    retrieved_doc_ids: Sequence[str], relevant: Iterable[str], ks: Sequence[int]
+) -> dict[str, float]:
     relevant = set(relevant)
     if not relevant:
         raise ValueError("retrieval metrics need at least one relevant document id")

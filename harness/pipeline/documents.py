@@ -43,7 +43,8 @@ class Chunk(BaseModel):
     title: str = ""
 
 
-# --- ingest ---------------------------------------------------------------------------------------------------
+# --- ingest
+# ---------------------------------------------------------------------------------------------------
 
 
 def _title_of(text: str, fallback: str) -> str:
@@ -71,8 +72,9 @@ def _read_jsonl(path: Path) -> Iterator[Document]:
         if not isinstance(metadata, dict):
             raise ConfigError(f"{path}:{lineno}: field 'metadata': must be an object")
         title = row.get("title") or _title_of(row["text"], row["id"])
-        yield Document(doc_id=row["id"], text=row["text"], source=f"{path}:{lineno}", title=str(title),
-                       metadata=metadata)
+        yield Document(
+            doc_id=row["id"], text=row["text"], source=f"{path}:{lineno}", title=str(title), metadata=metadata
+        )
 
 
 def _iter_files(root: Path) -> Iterator[Path]:
@@ -101,18 +103,22 @@ def load_documents(paths: Iterable[Path]) -> list[Document]:
                 docs = [_read_text_file(file, rel.with_suffix("").as_posix())]
             for doc in docs:
                 if doc.doc_id in origin:
-                    raise ConfigError(f"{doc.source}: duplicate document id {doc.doc_id!r} (also in {origin[doc.doc_id]})")
+                    raise ConfigError(
+                        f"{doc.source}: duplicate document id {doc.doc_id!r} (also in {origin[doc.doc_id]})"
+                    )
                 origin[doc.doc_id] = doc.source
                 documents.append(doc)
     if not documents:
         raise ConfigError(f"no .md, .txt or .jsonl documents found under {[str(p) for p in paths]}")
     if not any(doc.text.strip() for doc in documents):
-        raise ConfigError(f"corpus under {[str(p) for p in paths]}: all {len(documents)} documents are empty or "
-                          "whitespace only; there is nothing to index")
+        raise ConfigError(
+            f"corpus under {[str(p) for p in paths]}: all {len(documents)} documents are empty or "
+            "whitespace only; there is nothing to index"
+        )
     return documents
 
 
-# --- chunk ----------------------------------------------------------------------------------------------------
+# --- chunk --------------------------------------------------------------------------------------------------
 
 _BREAKS = [re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+")]
 
@@ -139,8 +145,16 @@ def chunk_document(doc: Document, cfg: ChunkingConfig) -> list[Chunk]:
         piece = text[start:end]
         trimmed_end = start + len(piece.rstrip())
         if trimmed_end > start:
-            chunks.append(Chunk(chunk_id=f"{doc.doc_id}#{len(chunks)}", doc_id=doc.doc_id, start=start,
-                                end=trimmed_end, text=text[start:trimmed_end], title=doc.title))
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{doc.doc_id}#{len(chunks)}",
+                    doc_id=doc.doc_id,
+                    start=start,
+                    end=trimmed_end,
+                    text=text[start:trimmed_end],
+                    title=doc.title,
+                )
+            )
         if end >= len(text):
             break
         # Step back by `overlap` characters, then forward to the start of a word.

@@ -52,7 +52,8 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def _weights_digest(folder: Path) -> str:
-    """A cheap identity of local weights: names and sizes of the files (hashing 90 MB on every start is not)."""
+    """A cheap identity of local weights: names and sizes of the files (hashing 90 MB on every start is
+    not)."""
     digest = hashlib.sha256()
     if folder.is_dir():
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -78,7 +79,10 @@ class SentenceTransformersEmbedder:
             import torch
 
             self._model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[self.dtype])
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = get_dim()
         if dim is None:
             raise BackendUnavailable(f"embedder {self.model_ref!r} does not report its embedding dimension")

@@ -1,5 +1,6 @@
 """The faiss retriever backend: exact inner product (``IndexFlatIP``) on L2-normalised rows, saved as
-``index.faiss`` in the index folder (see :mod:`harness.pipeline.index_store` for the folder and its manifest)."""
+``index.faiss`` in the index folder (see :mod:`harness.pipeline.index_store` for the folder and its
+manifest)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ class FlatIPIndex:
 
 @RETRIEVERS.register("faiss")
 def build(config: FaissRetrieverConfig, *, ctx: BuildContext) -> RetrieverBackend:
-    return RetrieverBackend(name="faiss", kind=config.index, build=FlatIPIndex.from_vectors, load=FlatIPIndex.load)
+    return RetrieverBackend(
+        name="faiss", kind=config.index, build=FlatIPIndex.from_vectors, load=FlatIPIndex.load
+    )
 
 
 __all__ = ["FlatIPIndex"]

@@ -43,8 +43,12 @@ class IndexManifest(BaseModel):
 
 def content_hash(chunks: Sequence[Chunk], embedder: Embedder, index_kind: str) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps({"format": INDEX_FORMAT_VERSION, "index": index_kind,
-                              "embedder": embedder.fingerprint()}, sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {"format": INDEX_FORMAT_VERSION, "index": index_kind, "embedder": embedder.fingerprint()},
+            sort_keys=True,
+        ).encode()
+    )
     for c in chunks:
         digest.update(f"\x00{c.chunk_id}\x00{c.doc_id}\x00{c.start}\x00{c.end}\x00".encode())
         digest.update(c.text.encode())
@@ -75,7 +79,8 @@ def open_index(
     force: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> tuple[Retriever, IndexStatus]:
-    """Load the index in ``folder`` if it matches ``chunks`` and ``embedder``; otherwise (re)build and save it.
+    """Load the index in ``folder`` if it matches ``chunks`` and ``embedder``; otherwise (re)build and save
+    it.
     ``config`` is the scenario's retriever config; the backend that loads a stored index is the one its
     manifest names."""
     started = time.perf_counter()
@@ -89,8 +94,13 @@ def open_index(
             log(f"index at {folder} is unreadable ({exc}); rebuilding")
         else:
             if index.size == len(chunks):
-                return index, IndexStatus(folder=str(folder), action="loaded", reason="content hash matches",
-                                          n_chunks=index.size, seconds=time.perf_counter() - started)
+                return index, IndexStatus(
+                    folder=str(folder),
+                    action="loaded",
+                    reason="content hash matches",
+                    n_chunks=index.size,
+                    seconds=time.perf_counter() - started,
+                )
             log(f"index at {folder} has {index.size} vectors for {len(chunks)} chunks; rebuilding")
     if force:
         action, reason = "rebuilt", "--force"
@@ -101,20 +111,37 @@ def open_index(
         log(f"index at {folder} is stale (corpus, chunking or embedder changed); rebuilding")
     vectors = embedder.embed([c.text for c in chunks], kind="passage")
     index = backend.build(vectors)
-    _save(folder, index, chunks, IndexManifest(
-        content_hash=expected, n_chunks=len(chunks), dim=int(vectors.shape[1]), index=backend.kind, backend=backend.name,
-        embedder=embedder.fingerprint(), built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        build_seconds=round(time.perf_counter() - started, 3),
-    ))
-    return index, IndexStatus(folder=str(folder), action=action, reason=reason, n_chunks=len(chunks),
-                              seconds=time.perf_counter() - started)
+    _save(
+        folder,
+        index,
+        chunks,
+        IndexManifest(
+            content_hash=expected,
+            n_chunks=len(chunks),
+            dim=int(vectors.shape[1]),
+            index=backend.kind,
+            backend=backend.name,
+            embedder=embedder.fingerprint(),
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            build_seconds=round(time.perf_counter() - started, 3),
+        ),
+    )
+    return index, IndexStatus(
+        folder=str(folder),
+        action=action,
+        reason=reason,
+        n_chunks=len(chunks),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _save(folder: Path, index: Retriever, chunks: Sequence[Chunk], manifest: IndexManifest) -> None:
     """Write to a sibling temp folder, then swap it in, so a crash never leaves a half-written index.
 
-    ``chunks.jsonl`` holds the corpus text in clear (the pipeline must hand the real passages to the generator,
-    and redacting them would change what retrieval finds), so the folder is owner-only (0700) and every file in
+    ``chunks.jsonl`` holds the corpus text in clear (the pipeline must hand the real passages to the
+    generator,
+    and redacting them would change what retrieval finds), so the folder is owner-only (0700) and every file
+    in
     it 0600: the index cache is as private as the user's own copy of the corpus, never more readable."""
     folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder.parent, 0o700)

@@ -38,19 +38,29 @@ def format_passages(passages: Sequence[Passage], max_chars: int) -> str:
 def build_messages(question: str, passages: Sequence[Passage], config: PromptConfig) -> list[dict[str, str]]:
     """The system instructions, then the numbered context and the question. Only the first
     ``config.max_passages`` passages are shown when it is set; numbering matches :class:`Passage.number`."""
-    shown = [] if config.closed_book else (passages[: config.max_passages] if config.max_passages else passages)
+    shown = (
+        [] if config.closed_book else (passages[: config.max_passages] if config.max_passages else passages)
+    )
     context = format_passages(shown, config.max_passage_chars) if shown else "(no passages were retrieved)"
-    return [{"role": "system", "content": config.system},
-            {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}]
+    return [
+        {"role": "system", "content": config.system},
+        {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
+    ]
 
 
 def parse_citations(answer: str, passages: Sequence[Passage]) -> list[Citation]:
-    """Citations ``[n]`` or ``[n, m]`` in order of first appearance; numbers that match no passage are dropped."""
+    """Citations ``[n]`` or ``[n, m]`` in order of first appearance; numbers that match no passage are
+    dropped."""
     by_number = {p.number: p for p in passages}
     seen = [n for n in cited_numbers(answer) if n in by_number]
     return [
-        Citation(number=n, doc_id=by_number[n].doc_id, chunk_id=by_number[n].chunk_id,
-                 start=by_number[n].start, end=by_number[n].end)
+        Citation(
+            number=n,
+            doc_id=by_number[n].doc_id,
+            chunk_id=by_number[n].chunk_id,
+            start=by_number[n].start,
+            end=by_number[n].end,
+        )
         for n in seen
     ]
 

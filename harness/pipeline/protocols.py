@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EmbedKind = Literal["query", "passage"]
 
@@ -32,8 +32,10 @@ class Embedder(Protocol):
 
 @runtime_checkable
 class Retriever(Protocol):
-    """Nearest-neighbour search over passage vectors, persisted to a folder. Backends (faiss, torch, ...) register
-    in :data:`harness.pipeline.retrievers.RETRIEVERS`; the one that wrote a folder is named in its manifest."""
+    """Nearest-neighbour search over passage vectors, persisted to a folder. Backends (faiss, torch, ...)
+    register
+    in :data:`harness.pipeline.retrievers.RETRIEVERS`; the one that wrote a folder is named in its
+    manifest."""
 
     @property
     def size(self) -> int: ...
@@ -70,8 +72,11 @@ class GenerationRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     question: str
-    passages: list[Passage]
+    passages: list[Passage] = Field(description="The passages the prompt shows (none when closed book).")
     messages: list[dict[str, str]]
+    retrieved: list[Passage] = Field(
+        [], description="Every passage retrieval kept (what citations refer to)."
+    )
 
 
 class Generation(BaseModel):
@@ -91,9 +96,12 @@ TokenStream = PyGenerator[str, None, Generation | None]
 
 @runtime_checkable
 class Generator(Protocol):
-    """What the pipeline needs of a generator: ``generate`` and ``describe``. Batching and streaming are optional
-    capabilities (:class:`BatchGenerator`, :class:`StreamingGenerator`); :class:`BaseGenerator` gives defaults, and
-    :func:`generate_many` and :func:`stream_generation` fall back for backends that implement only ``generate``."""
+    """What the pipeline needs of a generator: ``generate`` and ``describe``. Batching and streaming are
+    optional
+    capabilities (:class:`BatchGenerator`, :class:`StreamingGenerator`); :class:`BaseGenerator` gives
+    defaults, and
+    :func:`generate_many` and :func:`stream_generation` fall back for backends that implement only
+    ``generate``."""
 
     def generate(self, request: GenerationRequest) -> Generation: ...
 
@@ -117,7 +125,8 @@ class StreamingGenerator(Protocol):
 
 
 class BaseGenerator:
-    """Defaults for the optional capabilities: ``generate_many`` loops over ``generate``; ``stream`` yields the
+    """Defaults for the optional capabilities: ``generate_many`` loops over ``generate``; ``stream`` yields
+    the
     whole ``generate()`` text once (so time to first token equals the full latency)."""
 
     def generate(self, request: GenerationRequest) -> Generation:
@@ -155,6 +164,19 @@ def stream_generation(generator: Generator, request: GenerationRequest) -> Token
     return generation
 
 
-__all__ = ["BaseGenerator", "BatchGenerator", "EmbedKind", "Embedder", "Generation", "GenerationRequest",
-           "Generator", "Passage", "Retriever", "StreamingGenerator", "TokenStream", "VectorIndex", "generate_many",
-           "stream_generation"]
+__all__ = [
+    "BaseGenerator",
+    "BatchGenerator",
+    "EmbedKind",
+    "Embedder",
+    "Generation",
+    "GenerationRequest",
+    "Generator",
+    "Passage",
+    "Retriever",
+    "StreamingGenerator",
+    "TokenStream",
+    "VectorIndex",
+    "generate_many",
+    "stream_generation",
+]

@@ -52,8 +52,9 @@ class StageTimings(BaseModel):
     guard_query_ms: float = 0.0
     guard_context_ms: float = 0.0
     guard_answer_ms: float = 0.0
-    first_token_ms: float | None = Field(None, description="Streamed answers: from the request to the first "
-                                                           "released text.")
+    first_token_ms: float | None = Field(
+        None, description="Streamed answers: from the request to the first released text."
+    )
 
 
 class Answer(BaseModel):
@@ -66,7 +67,9 @@ class Answer(BaseModel):
     timings: StageTimings
     generation: Generation
     guard_results: list[GuardResult] = []
-    blocked: Stage | None = Field(None, description="The stage at which a guard blocked the request, if one did.")
+    blocked: Stage | None = Field(
+        None, description="The stage at which a guard blocked the request, if one did."
+    )
     # What the generator was sent; kept in memory for leak measurement, never serialized.
     messages: list[dict[str, str]] = Field([], exclude=True)
 
@@ -76,9 +79,17 @@ WITHHELD_ANSWER = "The answer was withheld by a guard."
 
 
 class RagPipeline:
-    def __init__(self, *, embedder: Embedder, index: Retriever, chunks: Sequence[Chunk], generator: Generator,
-                 config: PipelineConfig, index_status: IndexStatus | None = None,
-                 guards: GuardChain | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        index: Retriever,
+        chunks: Sequence[Chunk],
+        generator: Generator,
+        config: PipelineConfig,
+        index_status: IndexStatus | None = None,
+        guards: GuardChain | None = None,
+    ) -> None:
         self.embedder = embedder
         self.index = index
         self.chunks = list(chunks)
@@ -92,8 +103,11 @@ class RagPipeline:
         passages, embed_ms, search_ms = self.retrieve_many([question], top_k)
         return passages[0], embed_ms, search_ms
 
-    def retrieve_many(self, questions: Sequence[str], top_k: int | None = None,
-                      ) -> tuple[list[list[Passage]], float, float]:
+    def retrieve_many(
+        self,
+        questions: Sequence[str],
+        top_k: int | None = None,
+    ) -> tuple[list[list[Passage]], float, float]:
         """Passages for each question (one embedding call, one search) and the batch's embed and search ms."""
         k = min(top_k or self.config.retriever.top_k, len(self.chunks))
         t0 = time.perf_counter()
@@ -108,13 +122,26 @@ class RagPipeline:
                 if idx < 0:
                     continue
                 c = self.chunks[int(idx)]
-                passages.append(Passage(number=len(passages) + 1, chunk_id=c.chunk_id, doc_id=c.doc_id,
-                                        start=c.start, end=c.end, score=float(score), text=c.text, title=c.title))
+                passages.append(
+                    Passage(
+                        number=len(passages) + 1,
+                        chunk_id=c.chunk_id,
+                        doc_id=c.doc_id,
+                        start=c.start,
+                        end=c.end,
+                        score=float(score),
+                        text=c.text,
+                        title=c.title,
+                    )
+                )
             out.append(passages)
         return out, (t1 - t0) * 1e3, (t2 - t1) * 1e3
 
-    def _guard_context(self, chain: GuardChain, passages: Sequence[list[Passage]],
-                       ) -> list[tuple[list[Passage], list[GuardResult], float]]:
+    def _guard_context(
+        self,
+        chain: GuardChain,
+        passages: Sequence[list[Passage]],
+    ) -> list[tuple[list[Passage], list[GuardResult], float]]:
         """One context-guard call over every passage of every question: the kept passages (renumbered), the
         results and the guard time (the passages' shares) per question."""
         flat = [p for ps in passages for p in ps]
@@ -139,15 +166,36 @@ class RagPipeline:
     def _request(self, chain: GuardChain, question: str, kept: list[Passage]) -> GenerationRequest:
         messages = build_messages(question, kept, self.config.prompt)
         messages[0]["content"] = chain.decorate_system(messages[0]["content"])
-        return GenerationRequest(question=question, passages=kept, messages=messages)
+        # Closed book: the generator sees no passage (the extractive baseline answers from `passages`, not
+        # from
+        # the prompt). Retrieval still ran: the answer reports what it kept, so retrieval metrics stay
+        # measured.
+        shown = [] if self.config.prompt.closed_book else kept
+        return GenerationRequest(question=question, passages=shown, messages=messages, retrieved=kept)
 
-    def _answer(self, question: str, request: GenerationRequest, generation: Generation, text: str, *,
-                blocked: bool, results: list[GuardResult], **ms: float | None) -> Answer:
+    def _answer(
+        self,
+        question: str,
+        request: GenerationRequest,
+        generation: Generation,
+        text: str,
+        *,
+        blocked: bool,
+        results: list[GuardResult],
+        **ms: float | None,
+    ) -> Answer:
         ms.setdefault("total_ms", sum(v for k, v in ms.items() if v is not None and k != "first_token_ms"))
-        return Answer(question=question, answer=text, passages=request.passages,
-                      citations=parse_citations(text, request.passages), timings=StageTimings(**ms),  # type: ignore[arg-type]
-                      generation=generation, guard_results=results, blocked="answer" if blocked else None,
-                      messages=request.messages)
+        return Answer(
+            question=question,
+            answer=text,
+            passages=request.retrieved,
+            citations=parse_citations(text, request.retrieved),
+            timings=StageTimings(**ms),  # type: ignore[arg-type]
+            generation=generation,
+            guard_results=results,
+            blocked="answer" if blocked else None,
+            messages=request.messages,
+        )
 
     def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Answer:
         """Answer ``question``. With guards (and ``guarded``), the query is checked before retrieval, each
@@ -157,8 +205,9 @@ class RagPipeline:
         total = (time.perf_counter() - started) * 1e3  # one item: its wall time
         return answer.model_copy(update={"timings": answer.timings.model_copy(update={"total_ms": total})})
 
-    def answer_many(self, questions: Sequence[str], top_k: int | None = None, *,
-                    guarded: bool = True) -> list[Answer]:
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[Answer]:
         """:meth:`answer` for several questions, in order, each stage batched (the module docstring says how
         the batch's stage times are shared among its items)."""
         chain = self.guards if guarded else GuardChain()
@@ -167,36 +216,56 @@ class RagPipeline:
         live = []
         for i, gq in enumerate(gqs):
             if gq.action == "block":
-                answers[i] = self._blocked(questions[i], "query", gq.results, gq.latency_ms,
-                                           guard_query_ms=gq.latency_ms)
+                answers[i] = self._blocked(
+                    questions[i], "query", gq.results, gq.latency_ms, guard_query_ms=gq.latency_ms
+                )
             else:
                 live.append(i)
         if live:
             passages, embed_ms, search_ms = self.retrieve_many([gqs[i].text for i in live], top_k)
             contexts = self._guard_context(chain, passages)
-            requests = [self._request(chain, gqs[i].text, kept)
-                        for i, (kept, _, _) in zip(live, contexts, strict=True)]
+            requests = [
+                self._request(chain, gqs[i].text, kept)
+                for i, (kept, _, _) in zip(live, contexts, strict=True)
+            ]
             t0 = time.perf_counter()
             generations = generate_many(self.generator, requests)
             generate_ms = (time.perf_counter() - t0) * 1e3 / len(live)
             for i, request, generation, (_, context_results, context_ms) in zip(
-                    live, requests, generations, contexts, strict=True):
+                live, requests, generations, contexts, strict=True
+            ):
                 ga = chain.run(generation.text, "answer")
                 blocked = ga.action == "block"
                 answers[i] = self._answer(
-                    questions[i], request, generation, WITHHELD_ANSWER if blocked else ga.text,
-                    blocked=blocked, results=gqs[i].results + context_results + ga.results,
-                    embed_ms=embed_ms / len(live), search_ms=search_ms / len(live), generate_ms=generate_ms,
-                    guard_query_ms=gqs[i].latency_ms, guard_context_ms=context_ms, guard_answer_ms=ga.latency_ms)
+                    questions[i],
+                    request,
+                    generation,
+                    WITHHELD_ANSWER if blocked else ga.text,
+                    blocked=blocked,
+                    results=gqs[i].results + context_results + ga.results,
+                    embed_ms=embed_ms / len(live),
+                    search_ms=search_ms / len(live),
+                    generate_ms=generate_ms,
+                    guard_query_ms=gqs[i].latency_ms,
+                    guard_context_ms=context_ms,
+                    guard_answer_ms=ga.latency_ms,
+                )
         return [a for a in answers if a is not None]
 
-    def answer_stream(self, question: str, top_k: int | None = None, *, guarded: bool = True,
-                      holdback_chars: int = STREAM_HOLDBACK_CHARS) -> Iterator[str | Answer]:
+    def answer_stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        guarded: bool = True,
+        holdback_chars: int = STREAM_HOLDBACK_CHARS,
+    ) -> Iterator[str | Answer]:
         """Text deltas of the answer as the generator produces them, then the final :class:`Answer`.
 
         Retrieval and the query and context guards run first (a query block yields the block message and its
         Answer). The answer guard sees the text through :class:`~harness.pipeline.streaming.GuardedRelease`:
-        text is released only once it has been checked with ``holdback_chars`` characters after it (the trade-off
+        text is released only once it has been checked with ``holdback_chars`` characters after it (the
+        trade-off
         between time to first token and safety is described there). Unless the answer is blocked (the deltas
         then end with the withheld notice) the deltas joined are the Answer's text. Closing the iterator early
         stops the generation."""
@@ -205,8 +274,13 @@ class RagPipeline:
         gq = chain.run(question, "query")
         if gq.action == "block":
             yield BLOCKED_QUERY
-            yield self._blocked(question, "query", gq.results, (time.perf_counter() - started) * 1e3,
-                                guard_query_ms=gq.latency_ms)
+            yield self._blocked(
+                question,
+                "query",
+                gq.results,
+                (time.perf_counter() - started) * 1e3,
+                guard_query_ms=gq.latency_ms,
+            )
             return
         passages, embed_ms, search_ms = self.retrieve_many([gq.text], top_k)
         kept, context_results, context_ms = self._guard_context(chain, passages)[0]
@@ -232,8 +306,9 @@ class RagPipeline:
             tokens.close()
         generate_ms = (time.perf_counter() - t0) * 1e3 - release.latency_ms
         if generation is None:
-            generation = Generation(text=release.raw.strip(),
-                                    finish_reason="blocked" if release.blocked else None)
+            generation = Generation(
+                text=release.raw.strip(), finish_reason="blocked" if release.blocked else None
+            )
         rest = release.finish(None if release.stopped else generation.text)
         if rest:
             first_token_ms = first_token_ms or (time.perf_counter() - started) * 1e3
@@ -241,19 +316,36 @@ class RagPipeline:
         if release.blocked:
             yield ("\n" if release.released else "") + WITHHELD_ANSWER
         text = WITHHELD_ANSWER if release.blocked else release.final_text
-        yield self._answer(question, request, generation, text, blocked=release.blocked,
-                           results=gq.results + context_results + release.results, embed_ms=embed_ms,
-                           search_ms=search_ms, generate_ms=generate_ms, guard_query_ms=gq.latency_ms,
-                           guard_context_ms=context_ms, guard_answer_ms=release.latency_ms,
-                           total_ms=(time.perf_counter() - started) * 1e3, first_token_ms=first_token_ms)
+        yield self._answer(
+            question,
+            request,
+            generation,
+            text,
+            blocked=release.blocked,
+            results=gq.results + context_results + release.results,
+            embed_ms=embed_ms,
+            search_ms=search_ms,
+            generate_ms=generate_ms,
+            guard_query_ms=gq.latency_ms,
+            guard_context_ms=context_ms,
+            guard_answer_ms=release.latency_ms,
+            total_ms=(time.perf_counter() - started) * 1e3,
+            first_token_ms=first_token_ms,
+        )
 
-    def _blocked(self, question: str, stage: Stage, results: list[GuardResult], total_ms: float,
-                 **guard_ms: float) -> Answer:
-        return Answer(question=question, answer=BLOCKED_QUERY, passages=[], citations=[],
-                      timings=StageTimings(embed_ms=0.0, search_ms=0.0, generate_ms=0.0, total_ms=total_ms,
-                                           **guard_ms),
-                      generation=Generation(text="", finish_reason="blocked"), guard_results=results,
-                      blocked=stage)
+    def _blocked(
+        self, question: str, stage: Stage, results: list[GuardResult], total_ms: float, **guard_ms: float
+    ) -> Answer:
+        return Answer(
+            question=question,
+            answer=BLOCKED_QUERY,
+            passages=[],
+            citations=[],
+            timings=StageTimings(embed_ms=0.0, search_ms=0.0, generate_ms=0.0, total_ms=total_ms, **guard_ms),
+            generation=Generation(text="", finish_reason="blocked"),
+            guard_results=results,
+            blocked=stage,
+        )
 
 
 def default_index_dir(scenario: Scenario) -> Path:
@@ -264,19 +356,39 @@ def load_corpus_chunks(scenario: Scenario) -> list[Chunk]:
     return chunk_documents(load_documents(scenario.corpus.paths), scenario.corpus.chunking)
 
 
-def build_pipeline(scenario: Scenario, *, log: Callable[[str], None] = lambda _m: None,
-                   force_index: bool = False, generator: Generator | None = None,
-                   guards: GuardChain | None = None) -> RagPipeline:
+def build_pipeline(
+    scenario: Scenario,
+    *,
+    log: Callable[[str], None] = lambda _m: None,
+    force_index: bool = False,
+    generator: Generator | None = None,
+    guards: GuardChain | None = None,
+) -> RagPipeline:
     """Compose the pipeline a scenario describes: load and chunk the corpus, build the embedder, open (or
     build) the persisted index, build the generator. ``generator`` overrides the configured one."""
     chunks = load_corpus_chunks(scenario)
     embedder = EMBEDDERS.build(scenario.pipeline.embedder)
-    index, status = open_index(default_index_dir(scenario), chunks, embedder, scenario.pipeline.retriever,
-                               force=force_index, log=log)
+    index, status = open_index(
+        default_index_dir(scenario), chunks, embedder, scenario.pipeline.retriever, force=force_index, log=log
+    )
     if generator is None:
         generator = GENERATORS.build(scenario.pipeline.generator, BuildContext(embedder=embedder, log=log))
-    return RagPipeline(embedder=embedder, index=index, chunks=chunks, generator=generator,
-                       config=scenario.pipeline, index_status=status, guards=guards)
+    return RagPipeline(
+        embedder=embedder,
+        index=index,
+        chunks=chunks,
+        generator=generator,
+        config=scenario.pipeline,
+        index_status=status,
+        guards=guards,
+    )
 
 
-__all__ = ["Answer", "RagPipeline", "StageTimings", "build_pipeline", "default_index_dir", "load_corpus_chunks"]
+__all__ = [
+    "Answer",
+    "RagPipeline",
+    "StageTimings",
+    "build_pipeline",
+    "default_index_dir",
+    "load_corpus_chunks",
+]

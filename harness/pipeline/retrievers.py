@@ -1,4 +1,5 @@
-"""The retriever registry: each backend says how to build an index from vectors and how to load a persisted one.
+"""The retriever registry: each backend says how to build an index from vectors and how to load a persisted
+one.
 
 ``RETRIEVERS`` is keyed by ``pipeline.retriever.backend``. The folder an index persists to names the backend
 that wrote it in its manifest, so loading never guesses: :func:`harness.pipeline.index_store.open_index`

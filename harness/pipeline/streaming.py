@@ -34,8 +34,13 @@ def _last_space(text: str, end: int) -> int:
 class GuardedRelease:
     """Feed it the raw deltas of one answer; it returns the guarded text that may be released now."""
 
-    def __init__(self, chain: GuardChain, *, holdback_chars: int = STREAM_HOLDBACK_CHARS,
-                 check_every_chars: int = CHECK_EVERY_CHARS) -> None:
+    def __init__(
+        self,
+        chain: GuardChain,
+        *,
+        holdback_chars: int = STREAM_HOLDBACK_CHARS,
+        check_every_chars: int = CHECK_EVERY_CHARS,
+    ) -> None:
         if holdback_chars < 0 or check_every_chars < 1:
             raise ValueError("holdback_chars must be >= 0 and check_every_chars >= 1")
         self.chain = chain
@@ -103,7 +108,7 @@ class GuardedRelease:
         if not target.startswith(self.released):
             self.retracted = True
             return ""
-        delta = target[len(self.released):]
+        delta = target[len(self.released) :]
         self.released = target
         return delta
 

@@ -55,7 +55,8 @@ from harness.serving.sse import DONE, MEDIA_TYPE, format_event
 from harness.serving.streamed import admitted_stream
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 503, 504)}
+    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 503, 504)
+}
 
 
 class _HardenedApp(FastAPI):
@@ -85,11 +86,19 @@ def word_pieces(text: str) -> list[str]:
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
 
-async def chat_events(tokens: Iterable[str] | AsyncIterable[str], *, ident: str, created: int, model: str,
-                      finish: Callable[[], tuple[str, Usage]], include_usage: bool) -> AsyncIterator[bytes]:
+async def chat_events(
+    tokens: Iterable[str] | AsyncIterable[str],
+    *,
+    ident: str,
+    created: int,
+    model: str,
+    finish: Callable[[], tuple[str, Usage]],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     """OpenAI chat-completion chunks as server-sent events: the role, one chunk per token (sent as the token
     arrives when ``tokens`` is async), the finish reason, the usage chunk when asked for, ``[DONE]``.
     ``finish()`` is called once the tokens are exhausted."""
+
     def event(choices: list[ChunkChoice], usage: Usage | None = None) -> bytes:
         chunk = ChatCompletionChunk(id=ident, created=created, model=model, choices=choices, usage=usage)
         return format_event(chunk.model_dump_json(exclude_none=True))
@@ -108,16 +117,21 @@ async def chat_events(tokens: Iterable[str] | AsyncIterable[str], *, ident: str,
     yield format_event(DONE)
 
 
-def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
-               load_in_background: bool = True) -> FastAPI:
+def create_app(
+    config: ServeConfig, load_pipeline: Callable[[], Any], *, load_in_background: bool = True
+) -> FastAPI:
     """The ASGI app. ``load_pipeline`` builds the pipeline (models, index); until it has, ``/readyz`` says
     503."""
     token = read_api_key(config)
     app = _HardenedApp(title="rag-harden", docs_url=None, redoc_url=None)
     admission = Admission(config.max_concurrency, config.max_queue, config.retry_after_s)
     metrics = ServerMetrics(running=lambda: admission.running, waiting=lambda: admission.waiting)
-    app.hardening = {"max_body_bytes": config.max_body_bytes, "body_timeout_s": config.body_timeout_s,
-                     "token": token, "metrics": metrics}
+    app.hardening = {
+        "max_body_bytes": config.max_body_bytes,
+        "body_timeout_s": config.body_timeout_s,
+        "token": token,
+        "metrics": metrics,
+    }
     install_error_handlers(app, [QueryRequest, ChatRequest])
     state: dict[str, Any] = {"pipeline": None, "error": None}
     retry = {"Retry-After": str(config.retry_after_s)}
@@ -137,8 +151,12 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
     def ready_pipeline() -> Any:
         pipeline = state["pipeline"]
         if pipeline is None:
-            raise ApiError(503, "not_ready", "the pipeline failed to load" if state["error"]
-                           else "models are still loading", retry)
+            raise ApiError(
+                503,
+                "not_ready",
+                "the pipeline failed to load" if state["error"] else "models are still loading",
+                retry,
+            )
         return pipeline
 
     def api_error(exc: Exception) -> ApiError:
@@ -149,7 +167,9 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
         if isinstance(exc, DeadlineExceeded):
             metrics.errors.labels("timeout").inc()
             return ApiError(504, "deadline_exceeded", f"no answer within {exc.timeout_s:g} s")
-        if isinstance(exc, BackendUnavailable):  # its message names the endpoint (configuration), not the input
+        if isinstance(
+            exc, BackendUnavailable
+        ):  # its message names the endpoint (configuration), not the input
             metrics.errors.labels("backend_unavailable").inc()
             return ApiError(503, "backend_unavailable", str(exc), retry)
         metrics.errors.labels("pipeline").inc()
@@ -175,18 +195,33 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
     @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
     async def query(body: QueryRequest) -> QueryResponse:
         result = await answer(body.question, body.top_k)
-        passages = [PassageRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score,
-                               text=p.text if body.include_text else None) for p in result.passages]
-        return QueryResponse(answer=result.answer, citations=result.citations, passages=passages,
-                             guards=result.guard_results, blocked=result.blocked, timings=result.timings)
+        passages = [
+            PassageRef(
+                number=p.number,
+                doc_id=p.doc_id,
+                chunk_id=p.chunk_id,
+                score=p.score,
+                text=p.text if body.include_text else None,
+            )
+            for p in result.passages
+        ]
+        return QueryResponse(
+            answer=result.answer,
+            citations=result.citations,
+            passages=passages,
+            guards=result.guard_results,
+            blocked=result.blocked,
+            timings=result.timings,
+        )
 
     streamed = {"content": {MEDIA_TYPE: {}}, "description": "a completion, or its chunks as SSE"}
 
     async def stream_chat(question: str, include_usage: bool) -> StreamingResponse:
         """Deltas as the guarded pipeline releases them; waits for the first one before answering 200."""
         pipeline = ready_pipeline()
-        items = admitted_stream(admission, lambda: pipeline.answer_stream(question),
-                                Deadline(config.request_timeout_s))
+        items = admitted_stream(
+            admission, lambda: pipeline.answer_stream(question), Deadline(config.request_timeout_s)
+        )
         try:
             first = await items.__anext__()
         except StopAsyncIteration:
@@ -215,12 +250,20 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
             result = final.get("answer")
             if result is None:
                 return "error", Usage.of(None, None)
-            return (result.generation.finish_reason or "stop",
-                    Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens))
+            return (
+                result.generation.finish_reason or "stop",
+                Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens),
+            )
 
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
-        events = chat_events(tokens(), ident=ident, created=created, model=config.model_name, finish=finish,
-                             include_usage=include_usage)
+        events = chat_events(
+            tokens(),
+            ident=ident,
+            created=created,
+            model=config.model_name,
+            finish=finish,
+            include_usage=include_usage,
+        )
         return StreamingResponse(events, media_type=MEDIA_TYPE)
 
     @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
@@ -236,13 +279,22 @@ def create_app(config: ServeConfig, load_pipeline: Callable[[], Any], *,
         usage = Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens)
         reason = result.generation.finish_reason or "stop"
         if not body.stream:
-            return ChatCompletion(id=ident, created=created, model=config.model_name, usage=usage,
-                                  choices=[ChatChoice(message=AssistantMessage(content=result.answer),
-                                                      finish_reason=reason)])
+            return ChatCompletion(
+                id=ident,
+                created=created,
+                model=config.model_name,
+                usage=usage,
+                choices=[ChatChoice(message=AssistantMessage(content=result.answer), finish_reason=reason)],
+            )
         include_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = chat_events(word_pieces(result.answer), ident=ident, created=created,
-                             model=config.model_name, finish=lambda: (reason, usage),
-                             include_usage=include_usage)
+        events = chat_events(
+            word_pieces(result.answer),
+            ident=ident,
+            created=created,
+            model=config.model_name,
+            finish=lambda: (reason, usage),
+            include_usage=include_usage,
+        )
         return StreamingResponse(events, media_type=MEDIA_TYPE)
 
     @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)

@@ -27,16 +27,27 @@ from harness.serving.models import ErrorDetail, ErrorResponse, FieldError
 
 log = logging.getLogger("rag_harden.serve")
 
-_HTTP_TYPES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-               408: "request_timeout", 413: "body_too_large", 415: "unsupported_media_type",
-               429: "overloaded", 500: "internal_error", 503: "unavailable", 504: "deadline_exceeded"}
+_HTTP_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "overloaded",
+    500: "internal_error",
+    503: "unavailable",
+    504: "deadline_exceeded",
+}
 
 
 class ApiError(Exception):
     """Raised by a route to reply with the error shape; ``message`` must not contain request content."""
 
-    def __init__(self, status: int, type_: str, message: str,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, type_: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.type = type_
@@ -53,10 +64,21 @@ def error_body(type_: str, message: str, request_id: str, fields: Iterable[Field
     return ErrorResponse(error=detail).model_dump_json().encode()
 
 
-def error_response(status: int, type_: str, message: str, request_id: str, *,
-                   headers: Mapping[str, str] | None = None, fields: Iterable[FieldError] = ()) -> Response:
-    return Response(error_body(type_, message, request_id, fields), status_code=status,
-                    media_type="application/json", headers=dict(headers or {}))
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    request_id: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    fields: Iterable[FieldError] = (),
+) -> Response:
+    return Response(
+        error_body(type_, message, request_id, fields),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
 
 
 def known_field_names(models: Iterable[type[BaseModel]]) -> frozenset[str]:
@@ -100,8 +122,13 @@ def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel
         fields = safe_fields(errors, allowed)
         kinds = ", ".join(sorted({f.type for f in fields}))
         log.info("invalid request %s: %s", request_id_of(request), kinds)
-        return error_response(422, "invalid_request", "the request does not match the schema; see fields",
-                              request_id_of(request), fields=fields)
+        return error_response(
+            422,
+            "invalid_request",
+            "the request does not match the schema; see fields",
+            request_id_of(request),
+            fields=fields,
+        )
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -111,13 +138,15 @@ def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         headers = getattr(exc, "headers", None)
         phrase = _HTTP_TYPES.get(status, "http_error")
-        return error_response(status, phrase, phrase.replace("_", " "), request_id_of(request),
-                              headers=headers)
+        return error_response(
+            status, phrase, phrase.replace("_", " "), request_id_of(request), headers=headers
+        )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged once, by the outer middleware (type name and request id only); here only the reply.
-        return error_response(500, "internal_error", f"internal error ({type(exc).__name__})",
-                              request_id_of(request))
+        return error_response(
+            500, "internal_error", f"internal error ({type(exc).__name__})", request_id_of(request)
+        )
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(ApiError, api_error)
@@ -125,5 +154,11 @@ def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel
     app.add_exception_handler(Exception, unexpected)
 
 
-__all__ = ["ApiError", "error_body", "error_response", "install_error_handlers", "known_field_names",
-           "safe_fields"]
+__all__ = [
+    "ApiError",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "known_field_names",
+    "safe_fields",
+]

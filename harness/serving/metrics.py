@@ -14,18 +14,28 @@ class ServerMetrics:
 
         self.registry = reg = CollectorRegistry()
         buckets = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-        self.stage = Histogram("rag_harden_stage_seconds", "Pipeline stage latency", ["stage"],
-                               buckets=buckets, registry=reg)
-        self.requests = Counter("rag_harden_requests_total", "Requests by endpoint and status",
-                                ["endpoint", "status"], registry=reg)
-        self.findings = Counter("rag_harden_guard_findings_total", "Guard findings",
-                                ["guard", "stage", "entity"], registry=reg)
+        self.stage = Histogram(
+            "rag_harden_stage_seconds", "Pipeline stage latency", ["stage"], buckets=buckets, registry=reg
+        )
+        self.requests = Counter(
+            "rag_harden_requests_total",
+            "Requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=reg,
+        )
+        self.findings = Counter(
+            "rag_harden_guard_findings_total", "Guard findings", ["guard", "stage", "entity"], registry=reg
+        )
         self.errors = Counter("rag_harden_errors_total", "Errors by kind", ["kind"], registry=reg)
-        self.slow_clients = Counter("rag_harden_slow_clients_total",
-                                    "Connections closed: the client sent its headers or body too slowly",
-                                    ["kind"], registry=reg)
-        self.request_bytes = Counter("rag_harden_request_body_bytes_total", "Request body bytes read",
-                                     registry=reg)
+        self.slow_clients = Counter(
+            "rag_harden_slow_clients_total",
+            "Connections closed: the client sent its headers or body too slowly",
+            ["kind"],
+            registry=reg,
+        )
+        self.request_bytes = Counter(
+            "rag_harden_request_body_bytes_total", "Request body bytes read", registry=reg
+        )
         for kind in SLOW_CLIENT_KINDS:
             self.slow_clients.labels(kind)  # exported as 0 before the first one
         self.in_flight = Gauge("rag_harden_in_flight", "Requests running the pipeline", registry=reg)

@@ -48,8 +48,16 @@ class _Disconnected(Exception):
 
 
 class HardeningMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float, token: str | None,
-                 known_paths: frozenset[str], metrics: ServerMetrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        token: str | None,
+        known_paths: frozenset[str],
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
@@ -85,13 +93,26 @@ class HardeningMiddleware:
         except Exception as exc:  # noqa: BLE001  (type name and request id only: the message may hold input)
             log.error("unhandled %s in %s %s (request %s)", type(exc).__name__, method, route, request_id)
             if not status[0]:
-                await _reply(send_with_id, 500, "internal_error", f"internal error ({type(exc).__name__})",
-                             request_id, {"connection": "close"})
+                await _reply(
+                    send_with_id,
+                    500,
+                    "internal_error",
+                    f"internal error ({type(exc).__name__})",
+                    request_id,
+                    {"connection": "close"},
+                )
         finally:
             if self.metrics is not None and status[0]:
                 self.metrics.requests.labels(route, str(status[0])).inc()
-            access_log.info("%s %s %s %d body=%dB %.1fms", request_id, method, route, status[0], size[0],
-                            (time.monotonic() - started) * 1e3)
+            access_log.info(
+                "%s %s %s %d body=%dB %.1fms",
+                request_id,
+                method,
+                route,
+                status[0],
+                size[0],
+                (time.monotonic() - started) * 1e3,
+            )
 
     def _check_token(self, scope: Scope) -> None:
         if self._token is None or scope["path"] in OPEN_PATHS:
@@ -99,8 +120,12 @@ class HardeningMiddleware:
         given = _header(scope, b"authorization") or b""
         scheme, _, credential = given.partition(b" ")
         if scheme.lower() != b"bearer" or not hmac.compare_digest(credential.strip(), self._token):
-            raise _Refused(401, "unauthorized", "a valid bearer token is required",
-                           {"www-authenticate": "Bearer", "connection": "close"})
+            raise _Refused(
+                401,
+                "unauthorized",
+                "a valid bearer token is required",
+                {"www-authenticate": "Bearer", "connection": "close"},
+            )
 
     async def _read_body(self, scope: Scope, receive: Receive, size: list[int]) -> bytes:
         declared = _header(scope, b"content-length")
@@ -114,9 +139,12 @@ class HardeningMiddleware:
             except asyncio.TimeoutError:
                 if self.metrics is not None:
                     self.metrics.slow_client("body_timeout")
-                raise _Refused(408, "request_timeout",
-                               f"request body not received within {self.body_timeout_s:g} s",
-                               {"connection": "close"}) from None
+                raise _Refused(
+                    408,
+                    "request_timeout",
+                    f"request body not received within {self.body_timeout_s:g} s",
+                    {"connection": "close"},
+                ) from None
             if message["type"] == "http.disconnect":
                 raise _Disconnected
             chunk = message.get("body", b"")
@@ -130,8 +158,9 @@ class HardeningMiddleware:
                 return b"".join(chunks)
 
     def _too_large(self) -> _Refused:
-        return _Refused(413, "body_too_large", f"request body over {self.max_body_bytes} bytes",
-                        {"connection": "close"})
+        return _Refused(
+            413, "body_too_large", f"request body over {self.max_body_bytes} bytes", {"connection": "close"}
+        )
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -152,8 +181,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _reply(send: Send, status: int, type_: str, message: str, request_id: str,
-                 headers: dict[str, str]) -> None:
+async def _reply(
+    send: Send, status: int, type_: str, message: str, request_id: str, headers: dict[str, str]
+) -> None:
     body = error_body(type_, message, request_id)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers.items()]

@@ -33,13 +33,17 @@ Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 # --- requests -----------------------------------------------------------------------------------------------
 
+
 class QueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Annotated[Text, Field(min_length=1, max_length=20_000)]
     top_k: int | None = Field(None, ge=1, le=100)
-    include_text: bool = Field(False, description="Return each passage's text (as the generator saw it, after "
-                                                  "the context guard), e.g. to score groundedness client-side.")
+    include_text: bool = Field(
+        False,
+        description="Return each passage's text (as the generator saw it, after "
+        "the context guard), e.g. to score groundedness client-side.",
+    )
 
 
 class TextPart(BaseModel):
@@ -89,12 +93,15 @@ class ChatRequest(BaseModel):
 
 # --- responses ----------------------------------------------------------------------------------------------
 
+
 class PassageRef(BaseModel):
     number: int
     doc_id: str
     chunk_id: str
     score: float
-    text: str | None = Field(None, description="The passage text, when the request asked for it (include_text).")
+    text: str | None = Field(
+        None, description="The passage text, when the request asked for it (include_text)."
+    )
 
 
 class QueryResponse(BaseModel):
@@ -200,7 +207,26 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-__all__ = ["AssistantMessage", "ChatChoice", "ChatCompletion", "ChatCompletionChunk", "ChatMessage",
-           "ChatRequest", "ChunkChoice", "Delta", "ErrorDetail", "ErrorResponse", "FieldError", "Health",
-           "ModelCard", "ModelList", "PassageRef", "QueryRequest", "QueryResponse", "Readiness",
-           "StreamOptions", "TextPart", "Usage"]
+__all__ = [
+    "AssistantMessage",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "ChatRequest",
+    "ChunkChoice",
+    "Delta",
+    "ErrorDetail",
+    "ErrorResponse",
+    "FieldError",
+    "Health",
+    "ModelCard",
+    "ModelList",
+    "PassageRef",
+    "QueryRequest",
+    "QueryResponse",
+    "Readiness",
+    "StreamOptions",
+    "TextPart",
+    "Usage",
+]

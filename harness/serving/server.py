@@ -33,8 +33,10 @@ def header_timeout_protocol(header_timeout_s: float, on_timeout: Callable[[str],
     from harness.serving.errors import error_body
 
     body = error_body("request_timeout", f"request headers not received within {header_timeout_s:g} s", "-")
-    reply = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-             b"content-length: %d\r\n\r\n%s" % (len(body), body))
+    reply = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
 
     class HeaderTimeoutH11Protocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -77,12 +79,15 @@ def header_timeout_protocol(header_timeout_s: float, on_timeout: Callable[[str],
 def uvicorn_settings(app: Any, config: ServeConfig) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config`` that apply ``config``'s connection limits to ``app``."""
     on_timeout = getattr(getattr(app, "state", None), "on_slow_client", None)
-    return {"http": header_timeout_protocol(config.header_timeout_s, on_timeout),
-            "timeout_keep_alive": config.keep_alive_s,
-            "h11_max_incomplete_event_size": config.max_header_bytes,
-            "limit_concurrency": config.max_connections,
-            "timeout_graceful_shutdown": int(config.request_timeout_s),
-            "access_log": False, "server_header": False}
+    return {
+        "http": header_timeout_protocol(config.header_timeout_s, on_timeout),
+        "timeout_keep_alive": config.keep_alive_s,
+        "h11_max_incomplete_event_size": config.max_header_bytes,
+        "limit_concurrency": config.max_connections,
+        "timeout_graceful_shutdown": int(config.request_timeout_s),
+        "access_log": False,
+        "server_header": False,
+    }
 
 
 def log_config(level: str = "info") -> dict[str, Any]:
@@ -107,8 +112,10 @@ def exposure_warning(host: str, config: ServeConfig) -> str | None:
     """A warning when the server binds beyond loopback without a bearer token, else None."""
     if is_loopback(host) or config.api_key_env is not None:
         return None
-    return (f"serving on {host} without an API key: anyone who can reach this address can query the "
-            "pipeline; set serve.api_key_env to require a bearer token")
+    return (
+        f"serving on {host} without an API key: anyone who can reach this address can query the "
+        "pipeline; set serve.api_key_env to require a bearer token"
+    )
 
 
 class BackgroundServer:
@@ -118,14 +125,24 @@ class BackgroundServer:
     ``rag-harden serve``. uvicorn does not configure logging here (``log_config=None``): its records reach the
     root logger."""
 
-    def __init__(self, app: Any, port: int = 0, config: ServeConfig | None = None,
-                 log_level: str = "warning") -> None:
+    def __init__(
+        self, app: Any, port: int = 0, config: ServeConfig | None = None, log_level: str = "warning"
+    ) -> None:
         import uvicorn
 
         config = config or getattr(getattr(app, "state", None), "serve_config", None)
         settings = uvicorn_settings(app, config) if config is not None else {}
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
-                                                    lifespan="off", log_config=None, **settings))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level=log_level,
+                lifespan="off",
+                log_config=None,
+                **settings,
+            )
+        )
         self.thread: threading.Thread | None = None
 
     def __enter__(self) -> str:
@@ -145,5 +162,11 @@ class BackgroundServer:
             self.thread.join(timeout=10)
 
 
-__all__ = ["BackgroundServer", "exposure_warning", "header_timeout_protocol", "is_loopback", "log_config",
-           "uvicorn_settings"]
+__all__ = [
+    "BackgroundServer",
+    "exposure_warning",
+    "header_timeout_protocol",
+    "is_loopback",
+    "log_config",
+    "uvicorn_settings",
+]

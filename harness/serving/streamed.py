@@ -22,8 +22,9 @@ T = TypeVar("T")
 _END = object()
 
 
-async def admitted_stream(admission: Admission, produce: Callable[[], Iterator[T]],
-                          deadline: Deadline) -> AsyncGenerator[T, None]:
+async def admitted_stream(
+    admission: Admission, produce: Callable[[], Iterator[T]], deadline: Deadline
+) -> AsyncGenerator[T, None]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     stop = threading.Event()

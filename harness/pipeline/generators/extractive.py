@@ -47,8 +47,11 @@ def split_sentences(text: str) -> list[str]:
 
 def content_words(text: str) -> set[str]:
     """Lower-cased words minus stopwords, with a plural ``s`` stripped (hotels -> hotel)."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-            for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
+    return {
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in _WORD.findall(text.lower())
+        if w not in STOPWORDS
+    }
 
 
 class ExtractiveGenerator(BaseGenerator):
@@ -85,8 +88,11 @@ class ExtractiveGenerator(BaseGenerator):
         return generation
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "extractive", "max_sentences": self.config.max_sentences,
-                "min_support": self.config.min_support}
+        return {
+            "backend": "extractive",
+            "max_sentences": self.config.max_sentences,
+            "min_support": self.config.min_support,
+        }
 
 
 @GENERATORS.register("extractive")

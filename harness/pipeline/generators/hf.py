@@ -46,7 +46,9 @@ def converted_default_model(log: Any = None) -> Path:
     """The default model as a transformers folder, converting the GGUF file on first use."""
     gguf = _default_gguf()
     stat = gguf.stat()
-    digest = hashlib.sha256(f"{stat.st_size}:{importlib.metadata.version(DEFAULT_PACKAGE)}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(
+        f"{stat.st_size}:{importlib.metadata.version(DEFAULT_PACKAGE)}".encode()
+    ).hexdigest()[:12]
     target = cache_dir() / "models" / f"smollm2-135m-instruct-{digest}"
     if (target / "config.json").is_file() and (target / "tokenizer_config.json").is_file():
         return target
@@ -57,7 +59,8 @@ def converted_default_model(log: Any = None) -> Path:
     quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # save_pretrained refuses a model loaded from GGUF; a fresh model from its config with the same weights saves.
+    # save_pretrained refuses a model loaded from GGUF; a fresh model from its config with the same weights
+    # saves.
     model = AutoModelForCausalLM.from_config(quantised.config)
     model.load_state_dict(quantised.state_dict())
     tmp = target.with_name(target.name + ".tmp")
@@ -81,12 +84,19 @@ class TransformersGenerator(BaseGenerator):
         quiet_transformers()
         self.config = config
         self.model_ref = str(converted_default_model(log)) if config.model == "default" else config.model
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
-        dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16,
-                 "float16": torch.float16}[config.dtype]
+        self.device = (
+            ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+        )
+        dtype = {
+            "auto": "auto",
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[config.dtype]
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype).to(self.device)
+            model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype)
+            self.model = model.to(self.device)  # type: ignore[arg-type]  # transformers' stubs wrap .to()
         except (OSError, ValueError) as exc:
             raise BackendUnavailable(f"cannot load generator model {self.model_ref!r}: {exc}") from exc
         self.model.eval()
@@ -113,8 +123,9 @@ class TransformersGenerator(BaseGenerator):
         input_ids = encoded["input_ids"].to(self.device)
         attention_mask = encoded["attention_mask"].to(self.device)
         with self._lock, torch.inference_mode():
-            output = self.model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                                         **self._gen_kwargs())
+            output = self.model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, **self._gen_kwargs()
+            )
         lengths = attention_mask.sum(dim=1).tolist()
         width = int(input_ids.shape[1])
         return [self._finish(output[i, width:].tolist(), int(lengths[i])) for i in range(len(requests))]
@@ -122,7 +133,8 @@ class TransformersGenerator(BaseGenerator):
     def stream(self, request: GenerationRequest) -> TokenStream:
         """Text deltas from a :class:`~transformers.TextIteratorStreamer` while ``generate()`` runs in a
         thread; text is held back only as long as it could still be the start of a stop string. Closing the
-        stream early stops generation at the next token. Returns the :class:`Generation` :meth:`generate` would."""
+        stream early stops generation at the next token. Returns the :class:`Generation` :meth:`generate`
+        would."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -130,8 +142,9 @@ class TransformersGenerator(BaseGenerator):
 
         class _Cancelled(StoppingCriteria):  # type: ignore[misc]
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool,
-                                  device=input_ids.device)
+                return torch.full(
+                    (input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device
+                )
 
         encoded = self._encode([request])
         input_ids = encoded["input_ids"].to(self.device)
@@ -143,8 +156,12 @@ class TransformersGenerator(BaseGenerator):
             try:
                 with self._lock, torch.inference_mode():
                     outcome["output"] = self.model.generate(
-                        input_ids=input_ids, attention_mask=attention_mask, streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled()]), **self._gen_kwargs())
+                        input_ids=input_ids,
+                        attention_mask=attention_mask,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                        **self._gen_kwargs(),
+                    )
             except BaseException as exc:  # re-raised in the consumer's thread
                 outcome["error"] = exc
                 streamer.end()
@@ -176,18 +193,25 @@ class TransformersGenerator(BaseGenerator):
             worker.join()
         if "error" in outcome:
             raise outcome["error"]
-        return self._finish(outcome["output"][0, input_ids.shape[1]:].tolist(), int(input_ids.shape[1]))
+        return self._finish(outcome["output"][0, input_ids.shape[1] :].tolist(), int(input_ids.shape[1]))
 
     def _encode(self, requests: Sequence[GenerationRequest]) -> Any:
         return self.tokenizer.apply_chat_template(
-            [list(r.messages) for r in requests], add_generation_prompt=True, return_tensors="pt",
-            return_dict=True, padding=True,
+            [list(r.messages) for r in requests],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+            padding=True,
         )
 
     def _gen_kwargs(self) -> dict[str, Any]:
         stops = {"stop_strings": self.config.stop, "tokenizer": self.tokenizer} if self.config.stop else {}
-        return {"max_new_tokens": self.config.max_new_tokens, "do_sample": False, "pad_token_id": self._pad_id,
-                **stops}
+        return {
+            "max_new_tokens": self.config.max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": self._pad_id,
+            **stops,
+        }
 
     def _finish(self, new_tokens: list[int], prompt_tokens: int) -> Generation:
         """Decode one row of new tokens: up to and including its first EOS, else without trailing padding (a
@@ -205,15 +229,23 @@ class TransformersGenerator(BaseGenerator):
         if cut >= 0:
             text = text[:cut]
         return Generation(
-            text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=n_new,
+            text=text.strip(),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=n_new,
             finish_reason="stop" if hit_eos or cut >= 0 or n_new < self.config.max_new_tokens else "length",
             model=self.config.model,
         )
 
     def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": "transformers", "model": self.config.model, "resolved": self.model_ref,
-                                "max_new_tokens": self.config.max_new_tokens, "decoding": "greedy", "stop": self.config.stop,
-                                "device": self.device}
+        info: dict[str, Any] = {
+            "backend": "transformers",
+            "model": self.config.model,
+            "resolved": self.model_ref,
+            "max_new_tokens": self.config.max_new_tokens,
+            "decoding": "greedy",
+            "stop": self.config.stop,
+            "device": self.device,
+        }
         if self.config.model == "default":
             info["package_version"] = importlib.metadata.version(DEFAULT_PACKAGE)
             info["weights"] = DEFAULT_GGUF

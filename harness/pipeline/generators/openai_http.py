@@ -34,18 +34,24 @@ class OpenAIChatGenerator(BaseGenerator):
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
             if not key:
-                raise ConfigError(f"pipeline.generator.api_key_env: environment variable {config.api_key_env} is not set")
+                raise ConfigError(
+                    f"pipeline.generator.api_key_env: environment variable {config.api_key_env} is not set"
+                )
             headers["Authorization"] = f"Bearer {key}"
         self.url = f"{config.base_url}/chat/completions"
         n = config.max_concurrency
         limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-        self._client = httpx.Client(timeout=config.timeout_s, headers=headers, transport=transport,
-                                    limits=limits)
+        self._client = httpx.Client(
+            timeout=config.timeout_s, headers=headers, transport=transport, limits=limits
+        )
 
     def _payload(self, request: GenerationRequest, stream: bool = False) -> dict[str, Any]:
-        payload: dict[str, Any] = {"model": self.config.model, "messages": request.messages,
-                                   "max_tokens": self.config.max_tokens,
-                                   "temperature": self.config.temperature}
+        payload: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": request.messages,
+            "max_tokens": self.config.max_tokens,
+            "temperature": self.config.temperature,
+        }
         if stream:
             payload |= {"stream": True, "stream_options": {"include_usage": True}}
         return payload
@@ -56,7 +62,8 @@ class OpenAIChatGenerator(BaseGenerator):
             yield
         except httpx.TimeoutException as exc:
             raise BackendUnavailable(
-                f"generator endpoint {self.url} timed out after {self.config.timeout_s:g} s") from exc
+                f"generator endpoint {self.url} timed out after {self.config.timeout_s:g} s"
+            ) from exc
         except httpx.TransportError as exc:
             raise BackendUnavailable(f"cannot reach generator endpoint {self.url}: {exc}") from exc
 
@@ -65,8 +72,10 @@ class OpenAIChatGenerator(BaseGenerator):
         failure is raised (after the requests already sent have finished)."""
         if len(requests) <= 1 or self.config.max_concurrency == 1:
             return [self.generate(r) for r in requests]
-        with ThreadPoolExecutor(max_workers=min(self.config.max_concurrency, len(requests)),
-                                thread_name_prefix="rag-harden-openai") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.config.max_concurrency, len(requests)),
+            thread_name_prefix="rag-harden-openai",
+        ) as pool:
             return list(pool.map(self.generate, requests))
 
     def stream(self, request: GenerationRequest) -> TokenStream:
@@ -80,7 +89,8 @@ class OpenAIChatGenerator(BaseGenerator):
             if response.status_code != 200:
                 body = response.read().decode("utf-8", "replace")
                 raise BackendUnavailable(
-                    f"generator endpoint {self.url} answered HTTP {response.status_code}: {body[:200]}")
+                    f"generator endpoint {self.url} answered HTTP {response.status_code}: {body[:200]}"
+                )
             for data in iter_sse(response.iter_bytes()):
                 if data == DONE:
                     break
@@ -90,7 +100,8 @@ class OpenAIChatGenerator(BaseGenerator):
                     delta = (choices[0].get("delta") or {}).get("content") if choices else None
                 except (ValueError, AttributeError, TypeError) as exc:
                     raise BackendUnavailable(
-                        f"generator endpoint {self.url} sent an unexpected event: {data[:200]}") from exc
+                        f"generator endpoint {self.url} sent an unexpected event: {data[:200]}"
+                    ) from exc
                 usage = chunk.get("usage") or usage
                 model = str(chunk.get("model", model))
                 if choices and choices[0].get("finish_reason"):
@@ -98,8 +109,13 @@ class OpenAIChatGenerator(BaseGenerator):
                 if delta:
                     text += delta
                     yield delta
-        return Generation(text=text.strip(), prompt_tokens=usage.get("prompt_tokens"),
-                          completion_tokens=usage.get("completion_tokens"), finish_reason=reason, model=model)
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            finish_reason=reason,
+            model=model,
+        )
 
     def generate(self, request: GenerationRequest) -> Generation:
         with self._transport_errors():
@@ -113,16 +129,27 @@ class OpenAIChatGenerator(BaseGenerator):
             choice = body["choices"][0]
             text = choice["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise BackendUnavailable(f"generator endpoint {self.url} returned an unexpected body: {response.text[:200]}") from exc
+            raise BackendUnavailable(
+                f"generator endpoint {self.url} returned an unexpected body: {response.text[:200]}"
+            ) from exc
         usage = body.get("usage") or {}
-        return Generation(text=text.strip(), prompt_tokens=usage.get("prompt_tokens"),
-                          completion_tokens=usage.get("completion_tokens"),
-                          finish_reason=choice.get("finish_reason"), model=str(body.get("model", self.config.model)))
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            finish_reason=choice.get("finish_reason"),
+            model=str(body.get("model", self.config.model)),
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "openai", "base_url": self.config.base_url, "model": self.config.model,
-                "max_tokens": self.config.max_tokens, "temperature": self.config.temperature,
-                "max_concurrency": self.config.max_concurrency}
+        return {
+            "backend": "openai",
+            "base_url": self.config.base_url,
+            "model": self.config.model,
+            "max_tokens": self.config.max_tokens,
+            "temperature": self.config.temperature,
+            "max_concurrency": self.config.max_concurrency,
+        }
 
     def close(self) -> None:
         self._client.close()
