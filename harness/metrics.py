@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from harness.config import GROUNDEDNESS_THRESHOLD
 from harness.errors import ConfigError
 from harness.eval.latency import LatencyStats, summarize
 from harness.eval.retrieval import metric_ks
@@ -70,7 +71,7 @@ ANSWER_METRICS = ("string_similarity", "rouge_l", "semantic_similarity")
 class ItemContext:
     """What per-item extraction may need besides the item: the scenario's thresholds."""
 
-    faithfulness_threshold: float = 0.85
+    faithfulness_threshold: float = GROUNDEDNESS_THRESHOLD  # the shipped default; scenarios pass their own
 
 
 @dataclass(frozen=True)

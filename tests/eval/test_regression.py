@@ -141,6 +141,7 @@ def test_calibrate_cli_on_a_small_labelled_file(tmp_path: Path) -> None:
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "halueval_qa_dev.jsonl"
 
 
+@pytest.mark.slow  # a measurement on the whole dev split (minutes on 2 cores): `make test-all`
 @pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/benchmarks (present in CI, optional elsewhere)")
 def test_calibration_on_the_halueval_dev_split(tmp_path: Path) -> None:
     out = tmp_path / "cal.json"

@@ -47,7 +47,9 @@ def test_streaming_client_measures_ttft_tpot_and_itl_on_a_loopback_server() -> N
     t = timings[0]
     assert t.tokens == 8 and len(t.itl_ms) == 7
     assert t.ttft_ms >= 40.0 and t.ttft_ms < 40.0 + 500
-    assert all(gap >= 9.0 for gap in t.itl_ms)
+    # The stub waits 10 ms between tokens; under load the OS may hand two chunks over at once (one gap near 0,
+    # the next near 20 ms), so the gaps are checked in sum: they span at least the stub's 7 waits.
+    assert sum(t.itl_ms) >= 7 * 9.0 and all(gap >= 0.0 for gap in t.itl_ms)
     st = summarize(timings)
     assert 9.0 <= st["tpot_p50_ms"] < 60.0 and st["requests"] == 3
 
