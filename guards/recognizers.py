@@ -24,43 +24,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from harness.config import DEFAULT_PHONE_REGIONS as CONFIG_PHONE_REGIONS
 from harness.errors import ConfigError
 
 # Regions the phone recognizer validates national numbers against. Open numbering plans (DE, AT, LU) accept
 # almost any digit run as "valid", which is why a national number's score also depends on its shape.
-DEFAULT_PHONE_REGIONS = (
-    "US",
-    "CA",
-    "GB",
-    "IE",
-    "DE",
-    "AT",
-    "CH",
-    "FR",
-    "BE",
-    "NL",
-    "IT",
-    "ES",
-    "PT",
-    "SE",
-    "NO",
-    "DK",
-    "FI",
-    "PL",
-    "CZ",
-    "IN",
-    "AU",
-    "NZ",
-    "BR",
-    "MX",
-    "AR",
-    "ZA",
-    "IL",
-    "JP",
-    "SG",
-    "PK",
-    "PH",
-)
+DEFAULT_PHONE_REGIONS = CONFIG_PHONE_REGIONS  # one list, declared with the config
 PHONE_CONTEXT = (
     "phone",
     "telephone",

@@ -309,6 +309,13 @@ class CustomRecognizerConfig(StrictModel):
     context: list[str] = []
 
 
+# Regions national phone numbers are validated against, in the order tried (guards/recognizers.py).
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = (
+    *("US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "SE", "NO", "DK"),
+    *("FI", "PL", "CZ", "IN", "AU", "NZ", "BR", "MX", "AR", "ZA", "IL", "JP", "SG", "PK", "PH"),
+)
+
+
 class PiiGuardConfig(StrictModel):
     """presidio-analyzer with a real spaCy pipeline; see guards/pii.py."""
 
@@ -341,43 +348,10 @@ class PiiGuardConfig(StrictModel):
         True,
         description="Add rag-harden's recognizers: Luhn-validated card numbers, phone numbers in national "
         "formats (replacing presidio's PhoneRecognizer), names after titles and introductions, "
-        "and "
-        "a filter that drops PERSON spans that look like street addresses.",
+        "and a filter that drops PERSON spans that look like street addresses.",
     )
     phone_regions: list[str] = Field(
-        [
-            "US",
-            "CA",
-            "GB",
-            "IE",
-            "DE",
-            "AT",
-            "CH",
-            "FR",
-            "BE",
-            "NL",
-            "IT",
-            "ES",
-            "PT",
-            "SE",
-            "NO",
-            "DK",
-            "FI",
-            "PL",
-            "CZ",
-            "IN",
-            "AU",
-            "NZ",
-            "BR",
-            "MX",
-            "AR",
-            "ZA",
-            "IL",
-            "JP",
-            "SG",
-            "PK",
-            "PH",
-        ],
+        list(DEFAULT_PHONE_REGIONS),
         min_length=1,
         description="Regions (ISO 3166-1 alpha-2) national phone numbers are validated against with "
         "phonenumbers (extended_recognizers only).",
