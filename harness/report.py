@@ -8,19 +8,12 @@ from pathlib import Path
 from harness.metrics import GROUPS
 from harness.paths import write_private
 from harness.report_gates import area_gates, flagged_items, load_items
+from harness.report_gates import fmt as _fmt
 from harness.report_html import render_html
 from harness.results import BenchReport, ItemResult, ScenarioResult
 
 # The metric table shows every group of the catalogue but latency and load (they have tables of their own).
 METRIC_GROUPS = tuple(f"{group}." for group, _title in GROUPS if group not in ("latency", "load"))
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3f}"
 
 
 def _status(s: ScenarioResult) -> str:
