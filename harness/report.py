@@ -10,6 +10,7 @@ from harness.paths import write_private
 from harness.report_gates import area_gates, flagged_items, load_items
 from harness.report_gates import fmt as _fmt
 from harness.report_html import render_html
+from harness.report_load import read_timelines
 from harness.results import BenchReport, ItemResult, ScenarioResult
 
 # The metric table shows every group of the catalogue but latency and load (they have tables of their own).
@@ -123,7 +124,8 @@ def write_report(report: BenchReport, run_dir: Path) -> dict[str, Path]:
     tmp.replace(paths["json"])
     items = load_items(report, run_dir)
     write_private(paths["md"], render_markdown(report, items))
-    write_private(paths["html"], render_html(report, items))
+    timelines = read_timelines([s.name for s in report.scenarios], run_dir)
+    write_private(paths["html"], render_html(report, items, timelines=timelines))
     return paths
 
 

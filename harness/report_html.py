@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from harness.report_gates import AreaGate, area_gates, faithfulness_threshold, flagged_items, fmt
+from harness.report_load import LoadTimeline
 from harness.results import BenchReport, ItemResult, ScenarioResult
 
 _CSS = {"PASS": "PASS", "FAIL": "FAIL", "not measured": "nm", "no threshold": "nt"}
@@ -56,8 +57,9 @@ def highlight(answer: str, claims: Sequence[str]) -> str:
 
 
 def _breakable(name: str) -> str:
-    """A metric name that may wrap after its dots and underscores (not mid-word) in a narrow column."""
-    return html.escape(name).replace(".", ".<wbr>").replace("_", "_<wbr>")
+    """A metric name that may wrap after its dots and underscores (not mid-word) in a narrow column, but not
+    before a short last part (``rouge_l``, ``p95_ms`` stay whole)."""
+    return re.sub(r"([._])(?=[^._]{4,})", r"\1<wbr>", html.escape(name))
 
 
 def _failing(gates: Sequence[AreaGate]) -> list[str]:
@@ -87,13 +89,31 @@ def _gate_view(gate: AreaGate) -> dict[str, Any]:
     }
 
 
+def _passage_views(item: ItemResult, compared: Sequence[str]) -> list[dict[str, Any]]:
+    """The retrieved passages, cited ones first; the passage sentences unsupported claims were compared with
+    are marked. Runs that predate stored passages (no text, no cited flag) fall back to cited documents."""
+    cited_docs = set(item.cited_doc_ids)
+    views = [
+        {
+            "number": r.number,
+            "doc_id": r.doc_id,
+            "chunk_id": r.chunk_id,
+            "score": f"{r.score:.3f}",
+            "cited": r.cited if r.cited is not None else r.doc_id in cited_docs,
+            "text_html": None if r.text is None else highlight(r.text, compared),
+            "compared": r.text is not None and any(c.strip() and c.strip() in r.text for c in compared),
+        }
+        for r in item.retrieved
+    ]
+    return sorted(views, key=lambda v: not v["cited"])
+
+
 def _item_view(item: ItemResult, kinds: list[str]) -> dict[str, Any]:
     claims = item.unsupported_claims
     findings: Counter[tuple[str, str]] = Counter()
     for g in item.guards:
         for f in g.get("findings", []):
             findings[(str(g.get("stage")), str(f.get("entity_type")))] += 1
-    cited = set(item.cited_doc_ids)
     t = item.timings
     latency = (
         ""
@@ -127,16 +147,7 @@ def _item_view(item: ItemResult, kinds: list[str]) -> dict[str, Any]:
             }
             for c in claims
         ],
-        "retrieved": [
-            {
-                "number": r.number,
-                "doc_id": r.doc_id,
-                "chunk_id": r.chunk_id,
-                "score": f"{r.score:.3f}",
-                "cited": r.doc_id in cited,
-            }
-            for r in item.retrieved
-        ],
+        "passages": _passage_views(item, [str(c.get("compared_with") or "") for c in claims]),
         "findings": [(st, et, n) for (st, et), n in sorted(findings.items())],
         "leaks": leaks,
     }
@@ -155,13 +166,33 @@ def _summary(s: ScenarioResult) -> str:
     )
 
 
-def scenario_view(s: ScenarioResult, items: Sequence[ItemResult], *, plots: bool = True) -> dict[str, Any]:
+def _options(values: Counter[str], prefix: str) -> list[dict[str, Any]]:
+    """Filter options: a value, its count and the class its items carry (classes, not user text, in CSS)."""
+    return [{"value": v, "n": n, "cls": f"{prefix}{i}"} for i, (v, n) in enumerate(sorted(values.items()))]
+
+
+def scenario_view(
+    s: ScenarioResult,
+    items: Sequence[ItemResult],
+    *,
+    plots: bool = True,
+    timeline: LoadTimeline | None = None,
+) -> dict[str, Any]:
     from harness.report_plots import scenario_plots
 
     gates = area_gates(s, items)
     flagged = flagged_items(s, items, gates)
     status = "INCOMPLETE" if not s.complete else ("PASS" if s.passed else "FAIL")
     kind_counts = Counter(k for f in flagged for k in f.kinds)
+    kinds = _options(kind_counts, "k")
+    tags = _options(Counter(t for f in flagged for t in dict.fromkeys(f.item.tags)), "t")
+    kind_cls = {o["value"]: o["cls"] for o in kinds}
+    tag_cls = {o["value"]: o["cls"] for o in tags}
+    views = []
+    for f in flagged:
+        view = _item_view(f.item, f.kinds)
+        view["classes"] = " ".join([kind_cls[k] for k in f.kinds] + [tag_cls[t] for t in f.item.tags])
+        views.append(view)
     return {
         "name": s.name,
         "anchor": anchor(s.name),
@@ -172,12 +203,12 @@ def scenario_view(s: ScenarioResult, items: Sequence[ItemResult], *, plots: bool
         "summary": _summary(s),
         "gates": [_gate_view(g) for g in gates],
         "failing": _failing(gates),
+        "unmeasured": [a.metric for a in s.asserts if a.value is None],
         "warnings": s.warnings,
-        "plots": scenario_plots(s, items, faithfulness_threshold(s)) if plots else [],
-        "flagged": [_item_view(f.item, f.kinds) for f in flagged],
-        "tags": sorted({t for f in flagged for t in f.item.tags}),
-        "kinds": sorted(kind_counts),
-        "kind_counts": kind_counts.most_common(),
+        "plots": scenario_plots(s, items, faithfulness_threshold(s), timeline) if plots else [],
+        "flagged": views,
+        "tags": tags,
+        "kinds": kinds,
     }
 
 
@@ -189,11 +220,18 @@ def _version() -> str:
 
 
 def render_html(
-    report: BenchReport, items: Mapping[str, Sequence[ItemResult]] | None = None, *, plots: bool = True
+    report: BenchReport,
+    items: Mapping[str, Sequence[ItemResult]] | None = None,
+    *,
+    plots: bool = True,
+    timelines: Mapping[str, LoadTimeline] | None = None,
 ) -> str:
     """One self-contained HTML file (inline CSS, SVG and a small optional script; nothing fetched)."""
-    items = items or {}
-    scenarios = [scenario_view(s, items.get(s.name, []), plots=plots) for s in report.scenarios]
+    items, timelines = items or {}, timelines or {}
+    scenarios = [
+        scenario_view(s, items.get(s.name, []), plots=plots, timeline=timelines.get(s.name))
+        for s in report.scenarios
+    ]
     incomplete = any(not s.complete for s in report.scenarios)
     overall = "INCOMPLETE" if incomplete else ("PASS" if report.passed else "FAIL")
     return _template().render(

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.metrics import STAGES
 from harness.report_gates import fmt
+from harness.report_load import LoadTimeline
 from harness.results import ItemResult, ScenarioResult
 
 Plot = tuple[str, str]
@@ -178,6 +179,54 @@ def load_vs_slo(s: ScenarioResult) -> Plot | None:
     return _svg(fig), f"Latency under load against the SLO, and offered vs achieved rate: {text}."
 
 
+def _slo(s: ScenarioResult, timeline: LoadTimeline, stat: str) -> float | None:
+    """The bound on ``load.<stat>_ms``: the scenario's assert on it, else the load block's SLO."""
+    bound = next((a.max for a in s.asserts if a.metric == f"load.{stat}_ms" and a.max is not None), None)
+    return bound if bound is not None else timeline.slo_ms.get(f"{stat}_ms")
+
+
+def load_over_time(s: ScenarioResult, timeline: LoadTimeline) -> Plot | None:
+    """Latency p50/p95 per second of the load run against the SLO line, over offered vs achieved rate."""
+    active = [i for i, w in enumerate(timeline.over_time) if w.sent or w.ok]
+    if not active:
+        return None
+    windows = timeline.over_time[: active[-1] + 1]  # seconds without a request stay gaps, not lines
+    slo = _slo(s, timeline, "p95")
+    fig, (ax1, ax2) = _plt().subplots(2, 1, figsize=(4.6, 3.6), sharex=True, height_ratios=(3, 2))
+    t = [w.t_s for w in windows]
+    nan = float("nan")
+    for stat, color in (("p50", _COLORS[0]), ("p95", _COLORS[3])):
+        values = [getattr(w, f"{stat}_ms") for w in windows]
+        ax1.plot(t, [nan if v is None else v for v in values], color=color, marker=".", label=stat)
+    measured = [w for w in windows if w.p95_ms is not None]
+    over = []
+    if slo is not None:
+        ax1.axhline(slo, color=_COLORS[5], linestyle="--", label=f"SLO p95 {slo:g} ms")
+        over = [w.t_s for w in measured if w.p95_ms is not None and w.p95_ms > slo]
+    ax1.set_ylabel("latency, ms")
+    ax1.set_ylim(bottom=0)
+    ax1.legend(frameon=False, ncols=3, loc="lower left", bbox_to_anchor=(0, 1), borderaxespad=0.2)
+    ax2.step(t, [w.sent for w in windows], where="mid", color=_COLORS[1], label="offered (sent)")
+    if any(w.ok is not None for w in windows):
+        ax2.step(t, [w.ok or 0 for w in windows], where="mid", color=_COLORS[2], label="achieved (ok)")
+    ax2.set_ylabel("requests/s")
+    ax2.set_ylim(bottom=0)
+    ax2.set_xlabel(f"second of the load run ({timeline.model} loop)")
+    ax2.legend(frameon=False, ncols=2, loc="lower left", bbox_to_anchor=(0, 1), borderaxespad=0.2)
+    fig.tight_layout()
+    seconds = f"{len(measured)} seconds with requests"
+    if slo is None:
+        verdict = "no p95 SLO set"
+    elif over:
+        verdict = f"p95 above the SLO {slo:g} ms in {len(over)} of {seconds} (from second {over[0]})"
+    else:
+        verdict = f"p95 within the SLO {slo:g} ms in all {seconds}"
+    return _svg(fig), (
+        f"Latency under load per second, by scheduled send time, failed requests included: {verdict}; "
+        f"offered {timeline.offered_rps:.1f} req/s, achieved {timeline.achieved_rps:.1f} req/s."
+    )
+
+
 def gpu_roofline(s: ScenarioResult) -> Plot | None:
     pts = [
         (m.removeprefix("gpu.").removesuffix("_roofline"), v)
@@ -195,14 +244,18 @@ def gpu_roofline(s: ScenarioResult) -> Plot | None:
     return _svg(fig), "GPU results against their roofline: " + ", ".join(f"{n} {v:.2f}" for n, v in pts) + "."
 
 
-def scenario_plots(s: ScenarioResult, items: Sequence[ItemResult], threshold: float) -> list[Plot]:
+def scenario_plots(
+    s: ScenarioResult, items: Sequence[ItemResult], threshold: float, timeline: LoadTimeline | None = None
+) -> list[Plot]:
+    """Every plot the run holds data for. Under load: the timeline when the run folder has one, else (older
+    runs) the summary against the SLO."""
     made = [
         latency_by_stage(items),
         faithfulness(items, threshold),
         hit_at_k(s),
         pii_findings(items),
         guard_overhead(s),
-        load_vs_slo(s),
+        (load_over_time(s, timeline) if timeline is not None else None) or load_vs_slo(s),
         gpu_roofline(s),
     ]
     return [p for p in made if p is not None]

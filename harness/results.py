@@ -43,6 +43,12 @@ class RetrievedRef(BaseModel):
     doc_id: str
     chunk_id: str
     score: float
+    text: str | None = Field(
+        None,
+        description="The passage text after the context guard, redacted like questions and answers "
+        "(report.redact_pii) before it is written; None in runs that predate it.",
+    )
+    cited: bool | None = Field(None, description="The answer cites this passage.")
 
 
 class ItemResult(BaseModel):

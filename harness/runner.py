@@ -53,6 +53,13 @@ class BenchComponents:
     extra_metrics: dict[str, float] = field(default_factory=dict)  # scenario-level figures (injection probes)
     groundedness: ScoresGroundedness | None = None
     judge: Any = None  # harness.eval.judge.JudgeScorer when the scenario configures a judge
+    # passage text -> its redaction: each chunk is redacted once per run, however often it is retrieved
+    redacted_passages: dict[str, str] = field(default_factory=dict)
+
+    def redact_passage(self, text: str) -> str:
+        if text not in self.redacted_passages:
+            self.redacted_passages[text] = self.redact(text)
+        return self.redacted_passages[text]
 
 
 def _leaks(planted: PlantedValues, answer: Any) -> tuple[list[str], list[str]]:
@@ -119,6 +126,7 @@ def score_answer(
             "prompt_unguarded": prompt_off,
             "answer_unguarded": answer_off,
         }
+    cited = {c.chunk_id for c in result.citations}
     return ItemResult(
         id=example.id,
         user_input=parts.redact(example.user_input),
@@ -126,7 +134,14 @@ def score_answer(
         tags=example.tags,
         answer=parts.redact(result.answer),
         retrieved=[
-            RetrievedRef(number=p.number, doc_id=p.doc_id, chunk_id=p.chunk_id, score=p.score)
+            RetrievedRef(
+                number=p.number,
+                doc_id=p.doc_id,
+                chunk_id=p.chunk_id,
+                score=p.score,
+                text=parts.redact_passage(p.text) if p.text else None,
+                cited=p.chunk_id in cited,
+            )
             for p in result.passages
         ],
         cited_doc_ids=[c.doc_id for c in result.citations],

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from bench.load.schedule import arrival_times
 from bench.records import LatencyDigest, RequestRecord
@@ -49,7 +50,11 @@ class LoadResult(ResultHeader):
     ttft: LatencyStats
     itl: LatencyStats
     metrics: dict[str, float | None]
-    over_time: list[dict[str, float | int | None]]
+    over_time: list[dict[str, float | int | None]] = Field(
+        description="Per second of the run: requests scheduled (sent), succeeded by their end time (ok), and "
+        "p50/p95 latency of the requests scheduled in it."
+    )
+    slo_ms: dict[str, float] = Field({}, description="The scenario's load SLO bounds that are set, in ms.")
     errors: dict[str, int]
     locust: dict[str, Any]
 
@@ -156,8 +161,15 @@ def summarise(
     for second in range(int(np.ceil(duration))):
         window = LatencyDigest.of(r.latency_ms for r in records if second <= r.scheduled_s < second + 1)
         per_second = window.stats()
+        done = sum(1 for r in ok if second <= r.end_s < second + 1)
         over_time.append(
-            {"t_s": second, "sent": per_second.n, "p50_ms": per_second.p50_ms, "p95_ms": per_second.p95_ms}
+            {
+                "t_s": second,
+                "sent": per_second.n,
+                "ok": done,
+                "p50_ms": per_second.p50_ms,
+                "p95_ms": per_second.p95_ms,
+            }
         )
     stats = LatencyDigest.of(r.latency_ms for r in records).stats()
     ttft = LatencyDigest.of(r.ttft_ms for r in records).stats()
@@ -198,6 +210,7 @@ def summarise(
         itl=itl,
         metrics=metrics,
         over_time=over_time,
+        slo_ms={k: v for k, v in cfg.slo.model_dump().items() if isinstance(v, (int, float))},
         errors=errors,
         locust=locust,
     )

@@ -86,7 +86,7 @@ def test_failing_item_drill_down_opens_from_its_link(closed_book_run: Path, tmp_
     target = flagged[-1].item.id
     uri = (closed_book_run / "report.html").resolve().as_uri() + f"#item-demo-{target}"
     dom = chromium(tmp_path, "--dump-dom", "--window-size=1366,768", uri)
-    opened = re.findall(r'<details class="item" id="item-demo-([^"]+)"[^>]*\bopen=', dom)
+    opened = re.findall(r'<details class="item[^"]*" id="item-demo-([^"]+)"[^>]*\bopen=', dom)
     assert opened == [target]
     # headless Chromium paints nothing when a screenshot starts scrolled to a fragment: a tall window shows
     # the page from the top down to the opened item instead
@@ -95,3 +95,32 @@ def test_failing_item_drill_down_opens_from_its_link(closed_book_run: Path, tmp_
     import matplotlib.image
 
     assert (matplotlib.image.imread(png)[:, :, :3] < 0.5).mean() > 0.005  # painted, not blank
+
+
+def test_drill_down_filters_without_javascript(baseline_run: Path, tmp_path: Path) -> None:
+    """Chromium applies the filters' CSS: with a tag's radio button checked (as a click would), only the
+    items carrying that tag stay displayed. The page's own script is removed; a probe script only reads
+    what the CSS did."""
+    report = BenchReport.model_validate_json((baseline_run / "report.json").read_text())
+    (s,) = report.scenarios
+    flagged = flagged_items(s, read_items(baseline_run / s.name / "items.jsonl"))
+    tags = sorted({t for f in flagged for t in f.item.tags})
+    assert len(tags) >= 2, "the baseline's flagged items carry several tags"
+    page = (baseline_run / "report.html").read_text()
+    tag = tags[0]
+    radio = re.search(rf'<label for="(ft-demo-t\d+)">{re.escape(tag)} \d+</label>', page)
+    assert radio is not None
+    page = page.replace(f'id="{radio.group(1)}">', f'id="{radio.group(1)}" checked>')
+    page = re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+    probe = (
+        "<script>document.body.setAttribute('data-shown',Array.from(document.querySelectorAll("
+        "'details.item')).filter(function(d){return getComputedStyle(d).display!=='none'})"
+        ".map(function(d){return d.id}).join(' '))</script></body>"
+    )
+    copy = tmp_path / "filtered.html"
+    copy.write_text(page.replace("</body>", probe))
+    dom = chromium(tmp_path, "--dump-dom", "--window-size=1366,768", copy.resolve().as_uri())
+    shown = re.search(r'data-shown="([^"]*)"', dom)
+    assert shown is not None
+    assert shown.group(1).split() == [f"item-demo-{f.item.id}" for f in flagged if tag in f.item.tags]
+    assert len(shown.group(1).split()) < len(flagged)
