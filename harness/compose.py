@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.config import PiiGuardConfig, Scenario
 from harness.eval.answers import AnswerScorer
+from harness.eval.attacks import Canary, DirectProbe, run_direct_probes
 from harness.eval.groundedness import build_groundedness
 from harness.eval.leaks import PlantedValues
 from harness.guarding import GuardChain
@@ -86,6 +87,22 @@ def injection_metrics(scenario: Scenario, chain: GuardChain) -> dict[str, float]
     return evaluate_probes(guard, scenario.injection_probe.probes)
 
 
+def attack_probes(
+    scenario: Scenario, system: Any, planted: PlantedValues | None, log: Callable[[str], None]
+) -> tuple[Canary | None, dict[str, float], list[DirectProbe]]:
+    """The injection probe's attacks on the system under test (harness/eval/attacks.py): the canary that
+    scores each golden item's answer, and the direct probes' figures and outcomes (sent here, before the
+    items)."""
+    probe = scenario.injection_probe
+    if probe is None:
+        return None, {}, []
+    canary = Canary.load(probe.canary) if probe.canary is not None else None
+    if not probe.direct:
+        return canary, {}, []
+    metrics, outcomes = run_direct_probes(system, probe.probes, canary=canary, planted=planted, log=log)
+    return canary, metrics, outcomes
+
+
 def gpu_metrics(scenario: Scenario, log: Callable[[str], None]) -> dict[str, float]:
     """The ``gpu.*`` metrics of a scenario's ``gpu:`` block (bench/gpu), or none without one."""
     if getattr(scenario, "gpu", None) is None:
@@ -122,6 +139,7 @@ def build_target_components(
     embedder = EMBEDDERS.build(scenario.pipeline.embedder)
     target.embedder = embedder  # the load phase scores answer quality with it
     log(f"target: {scenario.target.kind} {target.url}")
+    canary, attacks, outcomes = attack_probes(scenario, target, planted, log)
     return BenchComponents(
         pipeline=target,
         scorer=AnswerScorer(embedder),
@@ -132,7 +150,9 @@ def build_target_components(
         },
         redact=redact,
         planted=planted,
-        extra_metrics={**injection_metrics(scenario, chain), **gpu_metrics(scenario, log)},
+        extra_metrics={**injection_metrics(scenario, chain), **attacks, **gpu_metrics(scenario, log)},
+        canary=canary,
+        probe_outcomes=outcomes,
         groundedness=build_groundedness(scenario.hallucination, embedder, log),
         judge=build_judge(scenario, embedder, use_cache),
     )
@@ -151,6 +171,7 @@ def build_components(
     if scenario.leak_probe is not None:
         planted = PlantedValues.load(scenario.leak_probe.planted_values)
         values = planted.values
+    canary, attacks, outcomes = attack_probes(scenario, pipeline, planted, log)
     return BenchComponents(
         pipeline=pipeline,
         scorer=AnswerScorer(pipeline.embedder),
@@ -158,7 +179,13 @@ def build_components(
         index_status=pipeline.index_status,
         redact=build_redactor(scenario, planted_values=values),
         planted=planted,
-        extra_metrics={**injection_metrics(scenario, pipeline.guards), **gpu_metrics(scenario, log)},
+        extra_metrics={
+            **injection_metrics(scenario, pipeline.guards),
+            **attacks,
+            **gpu_metrics(scenario, log),
+        },
+        canary=canary,
+        probe_outcomes=outcomes,
         groundedness=build_groundedness(scenario.hallucination, pipeline.embedder, log),
         judge=build_judge(scenario, pipeline.embedder, use_cache),
     )
@@ -191,6 +218,7 @@ def load_phase(
 
 
 __all__ = [
+    "attack_probes",
     "build_components",
     "build_guard_chain",
     "build_redactor",

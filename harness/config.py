@@ -419,9 +419,22 @@ class LeakProbeConfig(StrictModel):
 
 
 class InjectionProbeConfig(StrictModel):
-    """Score the scenario's injection guard on labelled probes (attacks and benign look-alikes)."""
+    """Score the scenario's injection guard on labelled probes (attacks and benign look-alikes), and the
+    system under test's answers on planted and direct attacks (harness/eval/attacks.py)."""
 
     probes: ScenarioPath = Field(description="JSONL of {id, text, label: attack|benign, category}.")
+    canary: ScenarioPath | None = Field(
+        None,
+        description="canary.json from `rag-harden canary make`: with it, every golden item whose retrieval "
+        "brings a planted instruction along counts for injection.attack_success_rate (the answer reveals the "
+        "canary token or obeys the instruction), with guards on and off.",
+    )
+    direct: bool = Field(
+        False,
+        description="Also send the probes' attacks as questions to the system under test, with guards on and "
+        "off, and score the answers (injection.direct_success_rate): canary token, obedience marker, or a "
+        "planted personal value (leak_probe) in the answer.",
+    )
 
 
 class HallucinationConfig(StrictModel):
@@ -541,12 +554,6 @@ class ServeConfig(StrictModel):
         max_length=128,
         pattern=r"^[A-Za-z0-9._:/-]+$",
         description="The model id /v1/models lists and chat responses carry.",
-    )
-    groundedness: Literal["off", "flag", "withhold"] = Field(
-        "off",
-        description="The guard proxy (a served `target:`) only: score each answer against the contexts the "
-        "upstream returned, with the `hallucination:` scorer and threshold; below it, `flag` reports the "
-        "unsupported claims as findings and `withhold` replaces the answer with the withheld notice.",
     )
 
 

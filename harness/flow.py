@@ -3,7 +3,8 @@
 A run folder ``runs/<timestamp>/`` holds ``run.json`` (what was asked: scenario files and hashes, options),
 and per scenario ``<name>/meta.json`` (pipeline and index), ``<name>/items.jsonl`` (each item appended the
 moment
-it is scored), ``<name>/probes.json`` and ``<name>/load_metrics.json`` when measured, then ``report.*``.
+it is scored), ``<name>/probes.json`` (with ``<name>/direct_probes.jsonl``, one outcome per direct injection
+probe) and ``<name>/load_metrics.json`` when measured, then ``report.*``.
 Everything needed to rebuild the report is in the folder, so:
 
 - an interrupt (Ctrl-C, SIGTERM) or an unexpected exception writes the partial report, marked incomplete;
@@ -177,6 +178,9 @@ def score_scenario(
     write_private(folder / "meta.json", meta.model_dump_json(indent=2))
     if parts.extra_metrics:
         write_private(folder / "probes.json", json.dumps(parts.extra_metrics, indent=2))
+    if parts.probe_outcomes:  # ids, categories and signals only: no probe or answer text
+        lines = "".join(o.model_dump_json() + "\n" for o in parts.probe_outcomes)
+        write_private(folder / "direct_probes.jsonl", lines)
     if done:
         log(f"{scenario.name}: {len(items)} items already scored, {len(todo)} to go")
     load_metrics: dict[str, float | None] | None = None

@@ -51,6 +51,19 @@ class RetrievedRef(BaseModel):
     cited: bool | None = Field(None, description="The answer cites this passage.")
 
 
+Exposure = Literal["contexts", "doc_ids", "reference_doc_ids"]
+
+
+class AttackOutcome(BaseModel):
+    """An item's indirect-injection outcome (harness/eval/attacks.py): how a planted instruction reached the
+    system (None: it did not) and the success signals (``canary``, ``obeyed``) of its answers with guards on
+    and off."""
+
+    exposed: Exposure | None = None
+    success: list[str] = []
+    success_unguarded: list[str] = []
+
+
 class ItemResult(BaseModel):
     id: str
     user_input: str
@@ -75,6 +88,9 @@ class ItemResult(BaseModel):
     )
     leaks: dict[str, list[str]] | None = Field(
         None, description="Entity types of planted values found, per place."
+    )
+    injection: AttackOutcome | None = Field(
+        None, description="Planted-instruction exposure and attack success (injection_probe.canary)."
     )
     error: str | None = None
     aborts_run: bool = Field(False, description="The error ended the run (an unreachable backend).")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from harness.errors import BackendUnavailable, HardenError
 from harness.eval.abstention import is_declined, is_uncited
+from harness.eval.attacks import Canary, DirectProbe, score_attack
 from harness.eval.leaks import PlantedValues
 from harness.eval.retrieval import retrieval_scores
 from harness.golden import GoldenExample
@@ -53,6 +54,8 @@ class BenchComponents:
     extra_metrics: dict[str, float] = field(default_factory=dict)  # scenario-level figures (injection probes)
     groundedness: ScoresGroundedness | None = None
     judge: Any = None  # harness.eval.judge.JudgeScorer when the scenario configures a judge
+    canary: Canary | None = None  # injection_probe.canary: attack success per item (harness/eval/attacks.py)
+    probe_outcomes: list[DirectProbe] = field(default_factory=list)  # injection_probe.direct, per probe
     # passage text -> its redaction: each chunk is redacted once per run, however often it is retrieved
     redacted_passages: dict[str, str] = field(default_factory=dict)
 
@@ -114,12 +117,14 @@ def score_answer(
             contexts,
             example.reference if example.answerable else None,
         )
+    # leak and attack probes compare each answer with the same question answered with the guards off
+    unguarded = None
+    if parts.planted is not None or parts.canary is not None:
+        unguarded = parts.pipeline.answer(example.user_input, guarded=False)
     leaks = None
     if parts.planted is not None:
         prompt, answer = _leaks(parts.planted, result)
-        prompt_off, answer_off = _leaks(
-            parts.planted, parts.pipeline.answer(example.user_input, guarded=False)
-        )
+        prompt_off, answer_off = _leaks(parts.planted, unguarded)
         leaks = {
             "prompt": prompt,
             "answer": answer,
@@ -158,6 +163,7 @@ def score_answer(
         judge_scores=judge_scores,
         guards=[r.model_dump() for r in result.guard_results],
         leaks=leaks,
+        injection=score_attack(parts.canary, example, result, unguarded) if parts.canary else None,
         grounded_against=grounded_against if faithfulness is not None else None,
         unmeasured=list(getattr(result, "unmeasured", [])),
     )

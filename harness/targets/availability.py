@@ -44,6 +44,13 @@ def _reason(name: str, scenario: Scenario, items: Sequence[ItemResult]) -> str:
         return "no answerable item was answered (all declined or blocked)"
     if group == "leak" and "answer_rate" not in name and all("prompt" in it.unmeasured for it in scored):
         return "the target's prompt is not visible from outside: only leak.answer_rate is measured"
+    if name.startswith("injection.attack_success_rate"):
+        return (
+            "no golden item's retrieval brought a planted instruction along: index the canary documents into "
+            "the system under test and ask the canary golden set's questions"
+        )
+    if name.startswith("injection.direct_success_rate"):
+        return "no attack probe of injection_probe.probes was answered without an error"
     if group == "answer":
         return "no answerable item with a reference answer was scored"
     if group == "abstention" or name == "hallucination.answered_unanswerable_rate":

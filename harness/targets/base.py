@@ -16,10 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import HardenError
-from harness.guarding import GuardChain, GuardResult, StageOutcome
+from harness.guarding import GuardChain, GuardResult
 from harness.pipeline.prompt import Citation
 from harness.pipeline.protocols import Generation, Passage
 from harness.pipeline.rag import BLOCKED_QUERY, WITHHELD_ANSWER, Answer, StageTimings
+from harness.targets.contexts import check_contexts
 
 SNIPPET_CHARS = 200
 TIMED_STAGES = ("embed", "search", "generate")
@@ -187,8 +188,8 @@ Ask = Callable[[str, "int | None"], TargetAnswer]
 
 class GuardedTarget:
     """Base of external targets: the scenario's guards run client-side around the request (query before it is
-    sent, answer after it comes back; a block ends there), and ``answer_many`` keeps ``max_concurrency``
-    requests in flight. Subclasses implement :meth:`ask`."""
+    sent; contexts, when the target returns them, and answer after it comes back; a block ends there), and
+    ``answer_many`` keeps ``max_concurrency`` requests in flight. Subclasses implement :meth:`ask`."""
 
     kind = "target"
 
@@ -207,17 +208,30 @@ class GuardedTarget:
         results: list[GuardResult] = []
         gq = chain.run(question, "query")
         results += gq.results
-        if gq.action == "block":
-            return self.refused(question, gq, started)
+        if gq.action == "block":  # never sent: no stage ran, nothing to mark unmeasured
+            timings = StageTimings(
+                embed_ms=0.0,
+                search_ms=0.0,
+                generate_ms=0.0,
+                guard_query_ms=gq.latency_ms,
+                total_ms=(time.perf_counter() - started) * 1e3,
+            )
+            refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
+            return refused.model_copy(
+                update={"blocked": "query", "guard_results": results, "timings": timings, "unmeasured": []}
+            )
         got = self.ask(gq.text, top_k)
+        # returned contexts: a blocked passage the answer draws on withholds it (harness/targets/contexts.py)
+        gc = check_contexts(chain, [p.text for p in got.passages if p.text], got.answer, gq.text)
         ga = chain.run(got.answer, "answer")
-        results += ga.results
-        blocked = "answer" if ga.action == "block" else got.blocked
-        text = WITHHELD_ANSWER if ga.action == "block" else ga.text
+        results += gc.results + ga.results
+        blocked = "context" if gc.withhold else "answer" if ga.action == "block" else got.blocked
+        text = WITHHELD_ANSWER if gc.withhold or ga.action == "block" else ga.text
         timings = got.timings.model_copy(
             update={
                 "total_ms": (time.perf_counter() - started) * 1e3,
                 "guard_query_ms": gq.latency_ms,
+                "guard_context_ms": gc.latency_ms,
                 "guard_answer_ms": ga.latency_ms,
             }
         )
@@ -229,21 +243,6 @@ class GuardedTarget:
                 "guard_results": results,
                 "timings": timings,
             }
-        )
-
-    def refused(self, question: str, gq: StageOutcome, started: float) -> TargetAnswer:
-        """The answer to a query the query guard blocked (``started``: ``perf_counter()`` at the request):
-        never sent, so no stage ran and nothing is marked unmeasured."""
-        timings = StageTimings(
-            embed_ms=0.0,
-            search_ms=0.0,
-            generate_ms=0.0,
-            guard_query_ms=gq.latency_ms,
-            total_ms=(time.perf_counter() - started) * 1e3,
-        )
-        refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
-        return refused.model_copy(
-            update={"blocked": "query", "guard_results": gq.results, "timings": timings, "unmeasured": []}
         )
 
     def answer_many(

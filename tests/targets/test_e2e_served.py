@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ExtractiveGeneratorConfig, PipelineConfig, ServeConfig
+from harness.config import ServeConfig
 from harness.flow import score_scenario
-from harness.pipeline.documents import chunk_documents, load_documents
-from harness.pipeline.faiss_index import FlatIPIndex
-from harness.pipeline.generators.extractive import ExtractiveGenerator
-from harness.pipeline.rag import RagPipeline
 from harness.runner import BenchComponents
 from harness.serve import create_app
 from tests.fakes import LoopbackServer
-from tests.targets.helpers import load, target_parts, write_scenario
+from tests.targets.helpers import extractive_pipeline, load, target_parts, write_scenario
 
 COMPARED = ("retrieval.", "answer.", "groundedness.", "hallucination.", "abstention.")
 
@@ -37,11 +33,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, scorers, mixed_golden: P
     folder = tmp_path_factory.mktemp("e2e")
     path = write_scenario(folder, "inproc", pipeline={"generator": {"backend": "extractive"}}, golden=mixed_golden)
     scenario = load(path)
-    embedder = scorers["embedder"]
-    chunks = chunk_documents(load_documents(scenario.corpus.paths), scenario.corpus.chunking)
-    index = FlatIPIndex.from_vectors(embedder.embed([c.text for c in chunks], kind="passage"))
-    pipeline = RagPipeline(embedder=embedder, index=index, chunks=chunks, config=PipelineConfig(),
-                           generator=ExtractiveGenerator(ExtractiveGeneratorConfig(min_support=0.3), embedder))
+    pipeline = extractive_pipeline(scenario.corpus.paths, scorers["embedder"], scenario.corpus.chunking)
     parts = BenchComponents(pipeline=pipeline, scorer=scorers["scorer"], groundedness=scorers["groundedness"])
     result = score_scenario(scenario, path, folder / "inproc", parts)
     return folder, pipeline, result
