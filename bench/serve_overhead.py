@@ -23,21 +23,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+FIXED_ANSWER = "A fixed answer [1]."
+
+
 class FixedLatencyPipeline:
-    def __init__(self, latency_s: float) -> None:
+    def __init__(self, latency_s: float, answer: str = FIXED_ANSWER) -> None:
         from harness.pipeline.protocols import Generation
         from harness.pipeline.rag import Answer, StageTimings
 
         self.latency_s = latency_s
         self._answer = Answer(
             question="",
-            answer="A fixed answer [1].",
+            answer=answer,
             passages=[],
             citations=[],
             timings=StageTimings(
                 embed_ms=0, search_ms=0, generate_ms=latency_s * 1e3, total_ms=latency_s * 1e3
             ),
-            generation=Generation(text="A fixed answer [1]."),
+            generation=Generation(text=answer),
         )
 
     def answer(self, question: str, top_k: int | None = None):
@@ -45,28 +48,42 @@ class FixedLatencyPipeline:
         return self._answer
 
 
-def measure(rate: float, seconds: float, latency_ms: float) -> dict:
-    from bench.load.runner import run_load
-    from harness.config import LoadConfig, LoadStage, ServeConfig, load_scenario
-    from harness.serve import BackgroundServer, create_app
+def fixed_latency_app(latency_ms: float, concurrency: int, answer: str = FIXED_ANSWER):
+    """``rag-harden serve`` in front of a :class:`FixedLatencyPipeline` (``POST /v1/query``)."""
+    from harness.config import ServeConfig
+    from harness.serve import create_app
 
-    concurrency = max(4, int(rate * latency_ms / 1000 * 2) + 2)
-    app = create_app(
+    return create_app(
         ServeConfig(max_concurrency=concurrency, max_queue=10_000, request_timeout_s=30),
-        lambda: FixedLatencyPipeline(latency_ms / 1e3),
+        lambda: FixedLatencyPipeline(latency_ms / 1e3, answer),
         load_in_background=False,
     )
-    with BackgroundServer(app) as url:
-        load = LoadConfig(
-            target=url,
-            model="open",
-            arrival="constant",
-            max_requests=100_000,
-            quality_sample=0,
-            stages=[LoadStage(duration_s=seconds, rate=rate)],
-        )
-        scenario = load_scenario(REPO / "scenarios" / "load.yaml")  # its golden questions are the requests
-        result = run_load(scenario.model_copy(update={"load": load}))
+
+
+def open_loop(url: str, rate: float, seconds: float):
+    """Constant-rate open-loop load (locust, its own process) on ``url``'s ``/v1/query``, the questions of
+    scenarios/load.yaml's golden set: the :class:`~bench.load.runner.LoadResult`."""
+    from bench.load.runner import run_load
+    from harness.config import LoadConfig, LoadStage, load_scenario
+
+    load = LoadConfig(
+        target=url,
+        model="open",
+        arrival="constant",
+        max_requests=100_000,
+        quality_sample=0,
+        stages=[LoadStage(duration_s=seconds, rate=rate)],
+    )
+    scenario = load_scenario(REPO / "scenarios" / "load.yaml")  # its golden questions are the requests
+    return run_load(scenario.model_copy(update={"load": load}))
+
+
+def measure(rate: float, seconds: float, latency_ms: float) -> dict:
+    from harness.serve import BackgroundServer
+
+    concurrency = max(4, int(rate * latency_ms / 1000 * 2) + 2)
+    with BackgroundServer(fixed_latency_app(latency_ms, concurrency)) as url:
+        result = open_loop(url, rate, seconds)
     return {
         "rate": rate,
         "concurrency": concurrency,

@@ -520,18 +520,24 @@ def serve(
     generator: Annotated[
         Optional[GeneratorChoice], typer.Option(help="Override the scenario's generator backend.")
     ] = None,
+    upstream: Annotated[
+        Optional[str], typer.Option(help="Guard proxy in front of this OpenAI-compatible base URL (.../v1).")
+    ] = None,
+    upstream_model: Annotated[
+        Optional[str], typer.Option(help="The upstream's model (default: the first its /v1/models lists).")
+    ] = None,
 ) -> None:
-    """Serve the scenario's guarded pipeline over HTTP: /v1/query, /v1/chat/completions (OpenAI-compatible),
-    /v1/models, /healthz, /readyz, /metrics."""
+    """Serve the scenario's guarded pipeline, or as a guard proxy its `target:` or --upstream, over HTTP:
+    /v1/query, /v1/chat/completions (OpenAI-compatible), /v1/models, /healthz, /readyz, /metrics."""
     import uvicorn
 
-    from harness.compose import build_guard_chain
-    from harness.pipeline.rag import build_pipeline
     from harness.serve import create_app, exposure_warning, log_config, uvicorn_settings
+    from harness.serving.proxy import serve_loader, with_upstream
 
     with _exit_on_errors():
         sc = _load(scenario, generator)
-        app_ = create_app(sc.serve, lambda: build_pipeline(sc, log=_log, guards=build_guard_chain(sc)))
+        sc = with_upstream(sc, upstream, upstream_model) if upstream else sc
+        app_ = create_app(sc.serve, serve_loader(sc, _log))
     bind = host or sc.serve.host
     warning = exposure_warning(bind, sc.serve)
     if warning is not None:

@@ -555,6 +555,12 @@ class ServeConfig(StrictModel):
         pattern=r"^[A-Za-z0-9._:/-]+$",
         description="The model id /v1/models lists and chat responses carry.",
     )
+    groundedness: Literal["off", "flag", "withhold"] = Field(
+        "off",
+        description="The guard proxy (a served `target:`) only: score each answer against the contexts the "
+        "upstream returned, with the `hallucination:` scorer and threshold; below it, `flag` reports the "
+        "unsupported claims as findings and `withhold` replaces the answer with the withheld notice.",
+    )
 
 
 class LoadStage(StrictModel):

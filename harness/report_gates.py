@@ -56,6 +56,7 @@ class GateRow:
     threshold: str
     reason: str
     item_ids: tuple[str, ...] = ()
+    asserted: bool = False  # the row is one of the scenario's asserts (unmeasured, it fails the run)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class AreaGate:
     @property
     def status(self) -> Status:
         statuses = {r.status for r in self.rows}
-        if "FAIL" in statuses:
-            return "FAIL"
+        if "FAIL" in statuses or any(r.asserted and r.status == "not measured" for r in self.rows):
+            return "FAIL"  # an assert on a metric the run could not measure fails, as the verdict does
         if "PASS" in statuses:
             return "PASS"
         return "no threshold" if self.measured else "not measured"
@@ -285,7 +286,7 @@ def area_gates(s: ScenarioResult, items: Sequence[ItemResult]) -> list[AreaGate]
             bound = a.min if a.min is not None else a.max
             text, ids = reason(a.metric, a.value, s, items, bound)
             status: Status = "not measured" if a.value is None else ("PASS" if a.passed else "FAIL")
-            rows.append(GateRow(a.metric, status, a.value, threshold_of(a), text, ids))
+            rows.append(GateRow(a.metric, status, a.value, threshold_of(a), text, ids, asserted=True))
         if not asserts:
             shown = [m for m in HEADLINE.get(key, ()) if s.metrics.get(m) is not None] or present[:3]
             for m in shown:

@@ -63,7 +63,7 @@ def _breakable(name: str) -> str:
 
 
 def _failing(gates: Sequence[AreaGate]) -> list[str]:
-    return [r.metric for g in gates for r in g.rows if r.status == "FAIL"]
+    return [_breakable(r.metric) for g in gates for r in g.rows if r.status == "FAIL"]
 
 
 def _gate_view(gate: AreaGate) -> dict[str, Any]:
@@ -99,13 +99,16 @@ def _passage_views(item: ItemResult, compared: Sequence[str]) -> list[dict[str, 
             "doc_id": r.doc_id,
             "chunk_id": r.chunk_id,
             "score": f"{r.score:.3f}",
-            "cited": r.cited if r.cited is not None else r.doc_id in cited_docs,
+            "cited": bool(r.cited) if r.cited is not None else r.doc_id in cited_docs,
             "text_html": None if r.text is None else highlight(r.text, compared),
             "compared": r.text is not None and any(c.strip() and c.strip() in r.text for c in compared),
         }
         for r in item.retrieved
     ]
-    return sorted(views, key=lambda v: not v["cited"])
+    views.sort(key=lambda v: not v["cited"])
+    for v in views:  # open what the reader needs; with nothing cited, the top-ranked passage
+        v["open"] = v["cited"] or v["compared"] or (v is views[0] and not views[0]["cited"])
+    return views
 
 
 def _item_view(item: ItemResult, kinds: list[str]) -> dict[str, Any]:
@@ -203,7 +206,7 @@ def scenario_view(
         "summary": _summary(s),
         "gates": [_gate_view(g) for g in gates],
         "failing": _failing(gates),
-        "unmeasured": [a.metric for a in s.asserts if a.value is None],
+        "unmeasured": [_breakable(a.metric) for a in s.asserts if a.value is None],
         "warnings": s.warnings,
         "plots": scenario_plots(s, items, faithfulness_threshold(s), timeline) if plots else [],
         "flagged": views,

@@ -101,9 +101,18 @@ def hit_at_k(s: ScenarioResult) -> Plot | None:
         if m.startswith("retrieval.recall@") and v is not None
     )
     fig, ax = _fig(4.6, 2.4)
-    ax.plot([k for k, _ in pts], [v for _, v in pts], marker="o", color=_COLORS[0], label="hit@k")
+    # hit@k drawn wide under a dashed recall@k: equal values (one reference document) stay visible
+    ax.plot([k for k, _ in pts], [v for _, v in pts], marker="o", ms=7, lw=3, color=_COLORS[0], label="hit@k")
     if rec:
-        ax.plot([k for k, _ in rec], [v for _, v in rec], marker="s", color=_COLORS[1], label="recall@k")
+        ax.plot(
+            [k for k, _ in rec],
+            [v for _, v in rec],
+            marker="s",
+            ms=4,
+            ls="--",
+            color=_COLORS[1],
+            label="recall@k",
+        )
     ax.set_ylim(0, 1.05)
     ax.set_xticks([k for k, _ in pts])
     ax.set_xlabel("k (passages retrieved)")

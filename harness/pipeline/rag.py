@@ -38,7 +38,7 @@ from harness.pipeline.protocols import (
     generate_many,
     stream_generation,
 )
-from harness.pipeline.streaming import STREAM_HOLDBACK_CHARS, GuardedRelease
+from harness.pipeline.streaming import STREAM_HOLDBACK_CHARS, WITHHELD_ANSWER, GuardedRelease, release_stream
 from harness.registry import BuildContext
 
 
@@ -75,7 +75,6 @@ class Answer(BaseModel):
 
 
 BLOCKED_QUERY = "This request was blocked by a guard and was not answered."
-WITHHELD_ANSWER = "The answer was withheld by a guard."
 
 
 class RagPipeline:
@@ -286,35 +285,12 @@ class RagPipeline:
         kept, context_results, context_ms = self._guard_context(chain, passages)[0]
         request = self._request(chain, gq.text, kept)
         release = GuardedRelease(chain, holdback_chars=holdback_chars)
-        first_token_ms: float | None = None
         t0 = time.perf_counter()
-        tokens = stream_generation(self.generator, request)
-        generation: Generation | None = None
-        try:
-            while True:
-                try:
-                    delta = release.feed(next(tokens))
-                except StopIteration as stop:
-                    generation = stop.value
-                    break
-                if delta:
-                    first_token_ms = first_token_ms or (time.perf_counter() - started) * 1e3
-                    yield delta
-                if release.stopped:
-                    break
-        finally:
-            tokens.close()
+        generation = yield from release_stream(release, stream_generation(self.generator, request))
         generate_ms = (time.perf_counter() - t0) * 1e3 - release.latency_ms
-        if generation is None:
-            generation = Generation(
-                text=release.raw.strip(), finish_reason="blocked" if release.blocked else None
-            )
-        rest = release.finish(None if release.stopped else generation.text)
-        if rest:
-            first_token_ms = first_token_ms or (time.perf_counter() - started) * 1e3
-            yield rest
-        if release.blocked:
-            yield ("\n" if release.released else "") + WITHHELD_ANSWER
+        first_token_ms = None
+        if release.first_released_at is not None:
+            first_token_ms = (release.first_released_at - started) * 1e3
         text = WITHHELD_ANSWER if release.blocked else release.final_text
         yield self._answer(
             question,

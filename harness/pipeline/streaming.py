@@ -19,11 +19,14 @@ redacts text that was already released (a value longer than the window), nothing
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 
 from harness.guarding import GuardChain, GuardResult
+from harness.pipeline.protocols import Generation, TokenStream
 
 STREAM_HOLDBACK_CHARS = 64
 CHECK_EVERY_CHARS = 24
+WITHHELD_ANSWER = "The answer was withheld by a guard."
 
 
 def _last_space(text: str, end: int) -> int:
@@ -55,6 +58,7 @@ class GuardedRelease:
         self.latency_ms = 0.0
         self.results: list[GuardResult] = []
         self.final_text = ""
+        self.first_released_at: float | None = None  # perf_counter() when the first text was released
         self._checked_at = 0
 
     @property
@@ -109,8 +113,47 @@ class GuardedRelease:
             self.retracted = True
             return ""
         delta = target[len(self.released) :]
+        if delta and self.first_released_at is None:
+            self.first_released_at = time.perf_counter()
         self.released = target
         return delta
 
 
-__all__ = ["CHECK_EVERY_CHARS", "STREAM_HOLDBACK_CHARS", "GuardedRelease"]
+def release_stream(release: GuardedRelease, tokens: TokenStream) -> Generator[str, None, Generation]:
+    """The deltas of ``tokens`` (a generator's or an upstream's stream) as ``release`` lets them out, then the
+    rest once the whole answer is checked, then :data:`WITHHELD_ANSWER` when the guard blocked; returns the
+    stream's :class:`Generation` (one made of the raw text when it had none or was stopped early). ``tokens``
+    is closed when the guard stops the release or the caller closes this stream (generation stops)."""
+    generation: Generation | None = None
+    try:
+        while True:
+            try:
+                delta = release.feed(next(tokens))
+            except StopIteration as stop:
+                generation = stop.value
+                break
+            if delta:
+                yield delta
+            if release.stopped:
+                break
+    finally:
+        tokens.close()
+    if generation is None:
+        generation = Generation(
+            text=release.raw.strip(), finish_reason="blocked" if release.blocked else None
+        )
+    rest = release.finish(None if release.stopped else generation.text)
+    if rest:
+        yield rest
+    if release.blocked:
+        yield ("\n" if release.released else "") + WITHHELD_ANSWER
+    return generation
+
+
+__all__ = [
+    "CHECK_EVERY_CHARS",
+    "STREAM_HOLDBACK_CHARS",
+    "WITHHELD_ANSWER",
+    "GuardedRelease",
+    "release_stream",
+]

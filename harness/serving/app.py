@@ -13,6 +13,10 @@ guard holds back a sliding window of the newest characters until it has checked 
 that no personal value can leave half-seen (:mod:`harness.pipeline.streaming`; a longer window is safer and
 costs time to first token). A failure before the first delta gets its HTTP status; after it, the stream ends
 with ``finish_reason: "error"``.
+
+The same app is the guard proxy when the pipeline is a :class:`harness.serving.proxy.GuardProxy` (an external
+target with the guards around it); its upstream's failures are 502 ``upstream_error``, an unreachable upstream
+503 naming the URL.
 """
 
 from __future__ import annotations
@@ -53,9 +57,10 @@ from harness.serving.models import (
 )
 from harness.serving.sse import DONE, MEDIA_TYPE, format_event
 from harness.serving.streamed import admitted_stream
+from harness.targets.base import TargetError
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 503, 504)
+    code: {"model": ErrorResponse} for code in (400, 401, 408, 413, 422, 429, 500, 502, 503, 504)
 }
 
 
@@ -172,6 +177,9 @@ def create_app(
         ):  # its message names the endpoint (configuration), not the input
             metrics.errors.labels("backend_unavailable").inc()
             return ApiError(503, "backend_unavailable", str(exc), retry)
+        if isinstance(exc, TargetError):  # the guard proxy's upstream failed; its body is not echoed
+            metrics.errors.labels("upstream").inc()
+            return ApiError(502, "upstream_error", "the upstream failed (HTTP error, timeout or bad reply)")
         metrics.errors.labels("pipeline").inc()
         return ApiError(500, "pipeline_error", f"the pipeline failed ({type(exc).__name__})")
 

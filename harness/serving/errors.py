@@ -8,7 +8,8 @@ own field names and list indices; anything else in them (a key the client sent, 
 
 ``type`` values: ``invalid_request`` 422, ``unauthorized`` 401, ``not_found`` 404, ``method_not_allowed`` 405,
 ``request_timeout`` 408, ``body_too_large`` 413, ``overloaded`` 429, ``internal_error`` 500,
-``backend_unavailable`` 503, ``not_ready`` 503, ``deadline_exceeded`` 504.
+``upstream_error`` 502 (the guard proxy's upstream), ``backend_unavailable`` 503, ``not_ready`` 503,
+``deadline_exceeded`` 504.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import HardenError
-from harness.guarding import GuardChain, GuardResult
+from harness.guarding import GuardChain, GuardResult, StageOutcome
 from harness.pipeline.prompt import Citation
 from harness.pipeline.protocols import Generation, Passage
 from harness.pipeline.rag import BLOCKED_QUERY, WITHHELD_ANSWER, Answer, StageTimings
@@ -208,18 +208,8 @@ class GuardedTarget:
         results: list[GuardResult] = []
         gq = chain.run(question, "query")
         results += gq.results
-        if gq.action == "block":  # never sent: no stage ran, nothing to mark unmeasured
-            timings = StageTimings(
-                embed_ms=0.0,
-                search_ms=0.0,
-                generate_ms=0.0,
-                guard_query_ms=gq.latency_ms,
-                total_ms=(time.perf_counter() - started) * 1e3,
-            )
-            refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
-            return refused.model_copy(
-                update={"blocked": "query", "guard_results": results, "timings": timings, "unmeasured": []}
-            )
+        if gq.action == "block":
+            return self.refused(question, gq, started)
         got = self.ask(gq.text, top_k)
         # returned contexts: a blocked passage the answer draws on withholds it (harness/targets/contexts.py)
         gc = check_contexts(chain, [p.text for p in got.passages if p.text], got.answer, gq.text)
@@ -243,6 +233,21 @@ class GuardedTarget:
                 "guard_results": results,
                 "timings": timings,
             }
+        )
+
+    def refused(self, question: str, gq: StageOutcome, started: float) -> TargetAnswer:
+        """The answer to a query the query guard blocked (``started``: ``perf_counter()`` at the request):
+        never sent, so no stage ran and nothing is marked unmeasured."""
+        timings = StageTimings(
+            embed_ms=0.0,
+            search_ms=0.0,
+            generate_ms=0.0,
+            guard_query_ms=gq.latency_ms,
+            total_ms=(time.perf_counter() - started) * 1e3,
+        )
+        refused = build_answer(question, BLOCKED_QUERY, kind=self.kind, blocked=True, total_ms=0.0)
+        return refused.model_copy(
+            update={"blocked": "query", "guard_results": gq.results, "timings": timings, "unmeasured": []}
         )
 
     def answer_many(

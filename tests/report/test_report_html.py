@@ -49,6 +49,14 @@ def test_one_gate_table_per_area_with_unmeasured_areas_saying_so(baseline_run: P
     section = page.split('id="gate-demo-injection"')[1].split("</table>")[0]
     assert "not measured" in section and "injection_probe" in section
     # every assert of the scenario is a row of some gate
+    # an assert on a metric the run could not measure fails the run: its area says FAIL, the headline names it
+    unmeasured = [a.metric for a in report.scenarios[0].asserts if a.value is None]
+    assert unmeasured, "the first items of the demo set are answerable: answered_unanswerable_rate is n/a"
+    for gate in area_gates(report.scenarios[0], _items):
+        if any(r.metric in unmeasured for r in gate.rows):
+            assert gate.status == "FAIL"
+    headline = page.split("Asserted but not measured, so failing")[1].split("</p>")[0].replace("<wbr>", "")
+    assert all(m in headline for m in unmeasured)
     unbroken = page.replace("<wbr>", "")
     for a in report.scenarios[0].asserts:
         assert f"<code>{a.metric}</code>" in unbroken
