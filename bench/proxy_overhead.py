@@ -10,10 +10,11 @@ carries a name and an e-mail address (so the PII guard has something to redact);
 load (locust in a process of its own, constant arrivals, ``rate`` x ``seconds`` requests, the questions of
 scenarios/load.yaml) go to: the upstream directly; the proxy without guards (the HTTP hop, admission control,
 JSON, metrics); the proxy with the default guards (presidio PII at query, context and answer; the injection
-classifier at query and context, its canary at the answer). The overhead per request is the proxy run's
-latency percentile minus the direct run's (two runs' percentiles, not paired differences: requests are not
-matched one to one). The load generator and both servers share the machine's cores, so on a small or busy
-machine the figures are an upper bound.
+classifier at query and context, its canary at the answer). Each proxy gets 3 warm-up requests first. The
+overhead per request is the proxy run's latency percentile minus the direct run's (two runs' percentiles, not
+paired differences: requests are not matched one to one). The load generator has a process of its own, but
+both servers share this one (and its GIL), and all share the machine's cores: on a small or busy machine the
+figures are an upper bound.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import platform
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.serve_overhead import fixed_latency_app, open_loop
 
@@ -112,6 +115,10 @@ def main() -> None:
         rows.append(row("direct", open_loop(upstream, args.rate, args.seconds)))
         for label, guards in (("proxy, guards off", GuardChain()), ("proxy, guards on", chain)):
             with BackgroundServer(proxy_app(upstream, guards, args.concurrency)) as proxy:
+                for _ in range(3):  # warm-up: the guards' first calls initialise spaCy and the classifier
+                    httpx.post(
+                        f"{proxy}/v1/query", json={"question": "Where is the travel policy?"}, timeout=60
+                    )
                 rows.append(row(label, open_loop(proxy, args.rate, args.seconds)))
     for r in rows[1:]:
         r.update(overhead(r, rows[0]))
