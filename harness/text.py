@@ -8,6 +8,7 @@ extractive generator writes them, abstention counts them, answer metrics strip t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 CITATION = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _CITATION_WITH_SPACE = re.compile(r"\s*" + CITATION.pattern)
@@ -47,8 +48,12 @@ WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit, quote or bracket, or at a
 # newline.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
+# Markdown that opens a line: a heading marker, and a list or quote marker (bullet, "1." or "2)", ">").
+HEADING = re.compile(r"^\s*#{1,6}\s")
+LIST_MARKER = re.compile(r"^\s*(?:[-*+•]\s+|\d{1,2}[.)]\s+|>\s*)")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of one word, called for every word of every sentence
 def stem(word: str) -> str:
     """A light, deterministic stemmer: possessive, plural, -ly/-ing/-ed (hotels/hotel, booked/book)."""
     w = word.lower().strip("'’-")
@@ -75,14 +80,30 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
+def prose_sentences(text: str, min_words: int = 3) -> list[str]:
+    """The sentences of ``text`` that say something: Markdown headings dropped, list and quote markers
+    removed, at least ``min_words`` words (:data:`WORD`). What the extractive generator may quote."""
+    out = []
+    for sentence in split_sentences(text):
+        if HEADING.match(sentence):
+            continue
+        sentence = LIST_MARKER.sub("", sentence).strip()
+        if len(WORD.findall(sentence)) >= min_words:
+            out.append(sentence)
+    return out
+
+
 __all__ = [
     "CITATION",
+    "HEADING",
+    "LIST_MARKER",
     "SENTENCE_END",
     "STOPWORDS",
     "WORD",
     "cited_numbers",
     "content_words",
     "has_citation",
+    "prose_sentences",
     "split_sentences",
     "stem",
     "strip_citations",

@@ -87,6 +87,7 @@ class Detector:
     higher_is_grounded: bool  # faithfulness, ROUGE-L precision: yes; answer length: no
     shipped_threshold: float | None = None  # flag when the score is below it (higher_is_grounded) or above it
     baseline: bool = False
+    score_many: Callable[[Sequence[Case]], list[float]] | None = None  # all cases at once (batched models)
 
 
 def _context(value: Any) -> list[str] | None:
@@ -283,7 +284,7 @@ def calibrate(
     results = []
     for d in detectors:
         started = time.perf_counter()
-        scores = [d.score(c) for c in cases]
+        scores = d.score_many(cases) if d.score_many is not None else [d.score(c) for c in cases]
         ms = (time.perf_counter() - started) * 1e3 / len(cases)
         results.append(
             calibrate_detector(
@@ -319,19 +320,26 @@ def default_detectors(
 
     from harness.config import HallucinationConfig, SentenceTransformersEmbedderConfig
     from harness.eval.answers import ragas_embeddings
-    from harness.eval.groundedness import build_groundedness
+    from harness.eval.groundedness import ScoresGroundedness, build_groundedness
     from harness.pipeline.embedders import EMBEDDERS
     from harness.text import content_words
 
     embedder = EMBEDDERS.build(SentenceTransformersEmbedderConfig())
     config = HallucinationConfig()
     scorer = build_groundedness(config, embedder, log)
+
+    def many(scorer: ScoresGroundedness) -> Callable[[Sequence[Case]], list[float]]:
+        return lambda cases: [
+            g.faithfulness for g in scorer.score_many([(c.answer, c.context, c.question) for c in cases])
+        ]
+
     detectors = [
         Detector(
             "groundedness (rag-harden offline)",
             lambda c: scorer.score(c.answer, c.context, c.question).faithfulness,
             higher_is_grounded=True,
             shipped_threshold=config.faithfulness_threshold,
+            score_many=many(scorer),
         )
     ]
     if nli_model is not None:
@@ -341,6 +349,7 @@ def default_detectors(
                 f"groundedness (nli: {nli_model.name})",
                 lambda c: nli.score(c.answer, c.context, c.question).faithfulness,
                 higher_is_grounded=True,
+                score_many=many(nli),
             )
         )
     string_sim, rouge = NonLLMStringSimilarity(), RougeScore(rouge_type="rougeL", mode="precision")

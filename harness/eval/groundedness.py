@@ -21,6 +21,7 @@ claim does. Every step is deterministic: the same inputs give the same scores, b
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -38,6 +39,8 @@ from harness.eval.groundedness_model import ClaimModel, load_model, shipped_mode
 from harness.pipeline.protocols import Embedder
 from harness.registry import BuildContext, Registry
 from harness.text import content_words
+
+_CONTEXTS_KEPT = 64  # prepared contexts kept for the next answers (HaluEval: two answers per context)
 
 
 class ClaimSupport(BaseModel):
@@ -59,10 +62,23 @@ class Groundedness(BaseModel):
 class ScoresGroundedness(Protocol):
     def score(self, answer: str, passages: Sequence[str], question: str = "") -> Groundedness: ...
 
+    def score_many(
+        self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64
+    ) -> list[Groundedness]:
+        """:meth:`score` of each ``(answer, passages, question)``, in order."""
+        ...
+
 
 class GroundednessScorer:
     """The offline backend. ``embedder`` is MiniLM (the pipeline's default embedder): the model was trained on
-    its cosines. ``model`` defaults to the shipped JSON; ``claim_threshold`` to the model's."""
+    its cosines. ``model`` defaults to the shipped JSON; ``claim_threshold`` to the model's.
+
+    Speed (MiniLM dominates; the lexical features cost about a millisecond an answer): every text is embedded
+    once (claims and passage sentences, kept in an LRU cache of ``cache_size`` vectors, as passages recur
+    across questions and claims), only each claim's ``n_candidates`` best sentences by lexical overlap are
+    embedded, and :meth:`score_many` embeds the claims and sentences of a whole batch of answers in one call
+    (a call has a fixed cost of several times a short sentence's). A context (passages and question) is split
+    and indexed once per batch and kept for the next answer over the same context."""
 
     def __init__(
         self,
@@ -77,37 +93,76 @@ class GroundednessScorer:
         self.claim_threshold = self.model.claim_threshold if claim_threshold is None else claim_threshold
         self.cache_size = cache_size
         self.n_candidates = n_candidates
-        self._cache: dict[str, np.ndarray] = {}  # passage sentences recur across questions: embed them once
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector, least recently used first
+        self._contexts: OrderedDict[tuple[tuple[str, ...], str], ContextIndex] = OrderedDict()
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        fresh = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        """Vectors of ``texts`` (rows in order), embedding the ones not cached in one call."""
+        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        for t in found:
+            self._cache.move_to_end(t)
+        fresh = [t for t in dict.fromkeys(texts) if t not in found]
         if fresh:
-            if len(self._cache) + len(fresh) > self.cache_size:
-                self._cache.clear()
-            self._cache.update(zip(fresh, self.embedder.embed(fresh, kind="passage"), strict=False))
-        return np.stack([self._cache[t] for t in texts])
+            found.update(zip(fresh, self.embedder.embed(fresh, kind="passage"), strict=True))
+            self._cache.update((t, found[t]) for t in fresh)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
-    def evidence(
-        self, answer: str, passages: Sequence[str], question: str = ""
-    ) -> tuple[list[ClaimEvidence], ContextIndex]:
-        """Every claim's features, the semantic one included (what the model and its training read)."""
-        ctx = ContextIndex.build(list(passages), question)
-        found = [claim_evidence(c, ctx, self.n_candidates) for c in split_claims(answer)]
-        facts = [e for e in found if e.kind == "fact"]
-        if facts and any(ctx.sentences):
-            candidates = [ctx.sentences[i] for e in facts for i in e.candidates]
-            vectors = self._vectors([e.claim for e in facts] + candidates)
+    def _context(self, passages: Sequence[str], question: str) -> ContextIndex:
+        key = (tuple(passages), question)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = ContextIndex.build(list(passages), question)
+            if len(self._contexts) > _CONTEXTS_KEPT:
+                self._contexts.popitem(last=False)
+        else:
+            self._contexts.move_to_end(key)
+        return ctx
+
+    def evidence_many(
+        self, items: Sequence[tuple[str, Sequence[str], str]]
+    ) -> list[tuple[list[ClaimEvidence], ContextIndex]]:
+        """Every claim's features, the semantic one included (what the model and its training read), for a
+        batch of ``(answer, passages, question)``: the claims and candidate sentences the batch has not seen
+        are embedded in one call."""
+        batch = []
+        for answer, passages, question in items:
+            ctx = self._context(passages, question)
+            batch.append(([claim_evidence(c, ctx, self.n_candidates) for c in split_claims(answer)], ctx))
+        facts = [(e, ctx) for found, ctx in batch if any(ctx.sentences) for e in found if e.kind == "fact"]
+        if facts:
+            texts = [e.claim for e, _ in facts] + [ctx.sentences[i] for e, ctx in facts for i in e.candidates]
+            vectors = self._vectors(texts)
             claims, sentences = vectors[: len(facts)], vectors[len(facts) :]
             offset = 0
-            for i, e in enumerate(facts):
+            for i, (e, _) in enumerate(facts):
                 k = len(e.candidates)
                 cosines = sentences[offset : offset + k] @ claims[i]
                 e.features["semantic"] = float(np.clip(cosines.max(), 0.0, 1.0))
                 offset += k
-        return found, ctx
+        return batch
+
+    def evidence(
+        self, answer: str, passages: Sequence[str], question: str = ""
+    ) -> tuple[list[ClaimEvidence], ContextIndex]:
+        """:meth:`evidence_many` of one answer."""
+        return self.evidence_many([(answer, passages, question)])[0]
+
+    def score_many(
+        self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64
+    ) -> list[Groundedness]:
+        """:meth:`score` of each ``(answer, passages, question)``, ``batch_size`` answers per embedding call:
+        the same scores as one at a time, faster."""
+        out: list[Groundedness] = []
+        for start in range(0, len(items), batch_size):
+            out += [self._decide(*e) for e in self.evidence_many(items[start : start + batch_size])]
+        return out
 
     def score(self, answer: str, passages: Sequence[str], question: str = "") -> Groundedness:
-        found, ctx = self.evidence(answer, passages, question)
+        return self._decide(*self.evidence(answer, passages, question))
+
+    def _decide(self, found: list[ClaimEvidence], ctx: ContextIndex) -> Groundedness:
         claims = []
         for e in found:
             counted = e.kind == "fact"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.text import CITATION, STOPWORDS, WORD, content_words, split_sentences, stem
+from harness.text import CITATION, LIST_MARKER, STOPWORDS, WORD, content_words, split_sentences, stem
 
 ClaimKind = Literal["fact", "generic", "hedge", "restates_question"]
 
@@ -42,7 +42,7 @@ FEATURES = (
 _GLUED = re.compile(r"(?<=[a-z0-9)\"'])\.(?=[A-Z][a-z])")  # passages joined as "end.Next" (HaluEval)
 _CLAUSE = re.compile(r";\s+|,\s+(?:and|but|while|whereas)\s+")
 _CITE = re.compile(r"\s*" + CITATION.pattern)
-_BULLET = re.compile(r"^\s*(?:[-*+•]\s+|\d{1,2}[.)]\s+|#{1,6}\s+)")
+_BULLET = re.compile(LIST_MARKER.pattern + r"|^\s*#{1,6}\s+")  # a list, quote or heading marker
 _MARKDOWN = re.compile(r"\*\*|__|`")
 _NUMBER = re.compile(r"\b\d[\d,.:/\-]*\b")
 _NUMBER_WORDS = {
@@ -127,8 +127,11 @@ GENERIC = frozenset(
     ).split()
 )
 # Courtesy lines that close an answer ("Let me know if you need more details.").
-_COURTESY = re.compile(r"^\W*(?:let me know|feel free|i hope|hope this|if you (?:need|have|want|would like)|"
-                       r"please (?:let|reach|contact|ask))\b", re.IGNORECASE)
+_COURTESY = re.compile(
+    r"^\W*(?:let me know|feel free|i hope|hope this|if you (?:need|have|want|would like)|"
+    r"please (?:let|reach|contact|ask))\b",
+    re.IGNORECASE,
+)
 _HEDGES = frozenset(
     "may might could possibly perhaps likely unlikely probably seems seem appears appear unclear uncertain "
     "depend depends depending vary varies generally typically usually often sometimes".split()
@@ -186,7 +189,7 @@ def _matched_span(claim_words: list[str], sentence: str, margin: int = 1) -> lis
     hits = [i for i, w in enumerate(words) if w.lower() not in STOPWORDS and stem(w) in shared]
     if not hits:
         return words
-    return words[max(hits[0] - margin, 0):hits[-1] + margin + 1]
+    return words[max(hits[0] - margin, 0) : hits[-1] + margin + 1]
 
 
 @dataclass

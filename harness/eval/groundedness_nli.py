@@ -180,5 +180,11 @@ class NliGroundednessScorer:
         counted = [c.support for c in results if c.counted]
         return _result(results, min(counted) if counted else 1.0, self.claim_threshold)
 
+    def score_many(
+        self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64
+    ) -> list[Groundedness]:
+        """One answer at a time (each answer's pairs are batched by ``self.batch_size``)."""
+        return [self.score(*item) for item in items]
+
 
 __all__ = ["NliGroundednessScorer", "entailment_index"]

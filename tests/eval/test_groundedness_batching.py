@@ -1,0 +1,101 @@
+"""The offline groundedness scorer's speed paths (batched scoring, the vector and context caches) give the
+same decisions as scoring one answer at a time, with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness.eval.groundedness import GroundednessScorer
+from harness.pipeline.protocols import EmbedKind
+from harness.text import LIST_MARKER, prose_sentences
+from tests.eval.test_groundedness import PASSAGE, QUESTION, TRAVEL
+
+ITEMS = [
+    ("The hotel cap in Berlin is 180 EUR per night [1].", TRAVEL, QUESTION),
+    ("The hotel cap in Berlin is 250 EUR per night.", TRAVEL, QUESTION),
+    ("Business travel is booked through Expedia. Trips must be approved by your manager.", TRAVEL, ""),
+    ("Breakfast is included in the cap, and Paris costs 180 EUR [2].", [PASSAGE, "Taxis are paid."], "q?"),
+    ("Here is what the documents say.", TRAVEL, QUESTION),  # no counted claim: nothing to embed
+]
+
+
+class RecordingEmbedder:
+    """The real embedder, with the texts of each ``embed`` call recorded."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls: list[list[str]] = []
+
+    @property
+    def dim(self) -> int:
+        return int(self.inner.dim)
+
+    def embed(self, texts: Sequence[str], kind: EmbedKind) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.asarray(self.inner.embed(texts, kind=kind))
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.inner.fingerprint())
+
+
+def _decisions(results) -> list[tuple]:
+    return [(r.faithfulness, [(c.claim, c.kind, c.support) for c in r.claims]) for r in results]
+
+
+def _assert_same(results, expected) -> None:
+    """Same claims and kinds; supports and faithfulness equal up to the embeddings' float noise (a text
+    embedded in another batch may differ in its last bits)."""
+    for got, want in zip(_decisions(results), _decisions(expected), strict=True):
+        assert [c[:2] for c in got[1]] == [c[:2] for c in want[1]]
+        assert [c[2] for c in got[1]] == pytest.approx([c[2] for c in want[1]], abs=2e-6)
+        assert got[0] == pytest.approx(want[0], abs=2e-6)
+
+
+def test_a_batch_scores_as_one_answer_at_a_time_with_one_embedding_call(minilm) -> None:
+    one_at_a_time = [GroundednessScorer(minilm).score(*item) for item in ITEMS]
+    recording = RecordingEmbedder(minilm)
+    batched = GroundednessScorer(recording).score_many(ITEMS)
+    assert len(recording.calls) == 1
+    (texts,) = recording.calls
+    assert len(texts) == len(set(texts))  # each claim and candidate sentence embedded once
+    assert "Here is what the documents say." not in texts
+    _assert_same(batched, one_at_a_time)
+    threshold = GroundednessScorer(minilm).model.faithfulness_threshold
+    assert batched[0].faithfulness >= threshold > batched[1].faithfulness  # verbatim; a number changed
+    assert batched[-1].faithfulness == 1.0 and not batched[-1].claims[0].counted
+
+
+def test_seen_texts_are_not_embedded_again_and_the_cache_stays_bounded(minilm) -> None:
+    recording = RecordingEmbedder(minilm)
+    scorer = GroundednessScorer(recording, cache_size=3)
+    first = scorer.score_many(ITEMS, batch_size=2)  # batches need more texts than the cache holds
+    assert len(recording.calls) == 2 and len(scorer._cache) == 3  # the last batch has nothing to embed
+    kept = list(scorer._cache)
+    again = scorer.score_many(ITEMS[3:4])
+    assert len(recording.calls) == 3 and not set(kept) & set(recording.calls[-1])  # only the evicted ones
+    _assert_same(again, first[3:4])
+    unbounded = GroundednessScorer(recording)
+    once = unbounded.score_many(ITEMS)
+    calls = len(recording.calls)
+    assert _decisions(unbounded.score_many(ITEMS)) == _decisions(once)  # the same vectors, bit for bit
+    assert len(recording.calls) == calls  # everything was cached
+
+
+def test_a_context_is_prepared_once_for_the_answers_over_it(minilm) -> None:
+    scorer = GroundednessScorer(minilm)
+    scorer.score_many(ITEMS[:3])
+    assert len(scorer._contexts) == 2  # (TRAVEL, QUESTION) and (TRAVEL, "")
+
+
+def test_prose_sentences_drop_headings_and_markers_and_short_fragments() -> None:
+    text = "# Travel\n\n- Hotels are capped at 180 EUR.\n2) Taxis are paid. Ok then.\n> Quoted rules apply."
+    assert prose_sentences(text) == [
+        "Hotels are capped at 180 EUR.",
+        "Taxis are paid.",
+        "Quoted rules apply.",
+    ]
+    assert LIST_MARKER.sub("", "• Breakfast included") == "Breakfast included"
