@@ -3,7 +3,9 @@
 It needs no LLM, so CI can run the whole pipeline in seconds, and it gives a floor that an LLM generator
 should beat. Each sentence is scored by the mean of two cosine similarities to the question, its own and
 its passage's retrieval score (so a sentence is read in its retrieved context), plus a small bonus for the
-question's content words it contains; when the best score is below ``min_support`` it declines.
+question's content words it contains; when the best score is below ``min_support`` it declines. Sentences and
+content words are :mod:`harness.text`'s (:func:`~harness.text.prose_sentences`,
+:func:`~harness.text.content_words`), as for groundedness and abstention.
 """
 
 from __future__ import annotations
@@ -18,40 +20,12 @@ from harness.errors import ConfigError
 from harness.pipeline.generators import GENERATORS
 from harness.pipeline.protocols import BaseGenerator, Embedder, Generation, GenerationRequest, TokenStream
 from harness.registry import BuildContext
+from harness.text import content_words, prose_sentences
 
 DECLINE = "I don't know based on the provided documents."
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
-_MARKUP = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|>\s*)")
-_WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(
-    "a an and are as at be by can do does did for from has have how i in is it its of on or our that the "
-    "their there this to was we what when where which who whom whose why will with you your my me should "
-    "would could may much many any".split()
-)
 LEXICAL_WEIGHT = 0.25
 _CITED_SENTENCE = re.compile(r"\S.*?(?: \[\d+\]|$)(?= |$)")  # one chosen sentence and its [n]
-
-
-def split_sentences(text: str) -> list[str]:
-    sentences = []
-    for raw in _SENTENCE_END.split(text):
-        if _HEADING.match(raw):
-            continue  # a title is not an answer
-        sentence = _MARKUP.sub("", raw).strip()
-        if len(_WORD.findall(sentence.lower())) >= 3:
-            sentences.append(sentence)
-    return sentences
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased words minus stopwords, with a plural ``s`` stripped (hotels -> hotel)."""
-    return {
-        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-        for w in _WORD.findall(text.lower())
-        if w not in STOPWORDS
-    }
 
 
 class ExtractiveGenerator(BaseGenerator):
@@ -60,15 +34,17 @@ class ExtractiveGenerator(BaseGenerator):
         self.embedder = embedder
 
     def generate(self, request: GenerationRequest) -> Generation:
-        candidates = [(p.number, s) for p in request.passages for s in split_sentences(p.text)]
+        candidates = [(p.number, s) for p in request.passages for s in prose_sentences(p.text)]
         passage_score = {p.number: p.score for p in request.passages}
         if not candidates:
             return Generation(text=DECLINE, finish_reason="no_passages", model="extractive")
         question_vec = self.embedder.embed([request.question], kind="query")[0]
         sentence_vecs = self.embedder.embed([s for _, s in candidates], kind="passage")
         cosine = sentence_vecs @ question_vec
-        q_words = content_words(request.question)
-        lexical = np.array([len(q_words & content_words(s)) / max(len(q_words), 1) for _, s in candidates])
+        q_words = set(content_words(request.question))
+        lexical = np.array(
+            [len(q_words.intersection(content_words(s))) / max(len(q_words), 1) for _, s in candidates]
+        )
         context = np.array([passage_score[n] for n, _ in candidates], dtype=np.float32)
         scores = 0.5 * (cosine + context) + LEXICAL_WEIGHT * lexical
         order = np.argsort(-scores, kind="stable")
