@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from guards.injection_patterns import FAMILIES
 
 _I = re.IGNORECASE
-_WORD = re.compile(r"[a-z][a-z']*|\d+")
+# Words; a possessive or contracted "'s" stays outside ("your response's words" -> response, words).
+_WORD = re.compile(r"(?<![a-z]')[a-z]+(?:'(?!s\b)[a-z]+)*|\d+")
 _LINE = re.compile(r"[^\n]+")
 _IMPERATIVES = (
     "Add|Analy[sz]e|Answer|Append|Ask|Augment|Begin|Break|Calculate|Change|Combine|Compose|Convert|Create|"
@@ -105,6 +106,12 @@ _OUTPUT = _words(
     "completion completions summary summaries translation translations code codebase script text writing "
     "result explanation essay story poem letter post"
 )
+# What a model produces and a human reader does not: "your response" is addressed to the model, "your code"
+# or "your letter" may be addressed to a person.
+_MODEL_OUTPUT = _words(
+    "answer answers response responses reply replies output outputs completion completions summary "
+    "summaries translation elucidation explanation generation"
+)
 _DETERMINER = _words("your the this each every any")
 _YOUR = _words("your yours")
 _PREP = _words("in into to from within throughout with at")
@@ -148,8 +155,13 @@ _CODE_SUBSTR = (
     "http://",
     "https://",
 )
-_MERGE_DET = _words("following below above this these next")
+_MERGE_DET = _words("following below above this these next subsequent provided attached given")
 _MERGE_NOUN = _words("code snippet script block excerpt line lines function segment fragment section piece")
+# What the reader of a code thread builds: "add the following block to your implementation".
+_YOUR_WORK = _words(
+    "code codebase implementation algorithm solution program project application app script function "
+    "logic software module build"
+)
 _URGENCY = _words("important urgent attention note warning notice reminder critical ps")
 _WH = _words("what who whom which when where why how can could would is are do does did should will")
 _TASK_VERB = _words(
@@ -206,6 +218,8 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
         hand["det_output"] = 1.0  # "the answer", "this message": weaker, often addressed to a human reader
     if your_output and _near(words, _PREP, _YOUR, 1):
         hand["in_your_output"] = 1.0
+    if _near(words, _YOUR, _MODEL_OUTPUT, 2):
+        hand["your_model_output"] = 1.0
     if present & _AI:
         hand["addresses_ai"] = 1.0
     format_demand = (
@@ -257,7 +271,7 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
         hand["imperative_you"] = 1.0
     if your_output and (format_demand or task_start):
         hand["output_demand"] = 1.0
-    if merge and your_output:
+    if merge and (your_output or _near(words, _YOUR, _YOUR_WORK, 2)):
         hand["merge_code"] = 1.0
     if (url or email) and (format_demand or "exfil_verb" in hand):
         hand["exfil_target"] = 1.0

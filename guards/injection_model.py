@@ -1,6 +1,6 @@
 """The learned injection detector: a logistic model per stage over segment features, read from versioned JSON.
 
-``guards/models/injection_v2.json`` (written by ``python -m guards.train_injection``) holds, for the ``query``
+``guards/models/injection_v3.json`` (written by ``python -m guards.train_injection``) holds, for the ``query``
 and ``context`` stages, the feature weights, the intercept and the threshold chosen on dev data, with the data
 it was trained on (counts and sha256) and the cross-validated figures. Scoring needs only the standard
 library:
@@ -21,7 +21,7 @@ from guards.injection_normalise import decoded_payloads, normalise
 from harness.errors import ConfigError
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "injection_v2.json"
+DEFAULT_MODEL = MODEL_DIR / "injection_v3.json"
 FORMAT = "rag-harden/injection-linear/1"
 
 

@@ -1,6 +1,6 @@
-"""Train the injection detector reproducibly and write ``guards/models/injection_v2.json``.
+"""Train the injection detector reproducibly and write ``guards/models/injection_v3.json``.
 
-Run: ``python -m guards.train_injection [--out guards/models/injection_v2.json] [--no-search]``
+Run: ``python -m guards.train_injection [--out guards/models/injection_v3.json] [--no-search]``
 
 1. Data (see :mod:`guards.injection_data`): segment-level training sets per stage. The *context* model learns
    attack segments (BIPIA dev attacks, the project's probes and written attacks) against every segment of the
@@ -40,8 +40,8 @@ from guards.injection_normalise import normalise
 
 SEED = 20261122
 N_FOLDS = 5
-VERSION = "injection-v2"
-GRID = [(0.3, 3.0), (1.0, 3.0)]
+VERSION = "injection-v3"
+GRID = [(1.0, 1.5), (1.0, 3.0)]
 MAX_FPR = 0.01
 
 

@@ -20,7 +20,7 @@ SHARED = REPO.parent / "shared" / "benchmarks"
 def test_the_shipped_model_loads_and_describes_its_training() -> None:
     data = json.loads(DEFAULT_MODEL.read_text())
     model = InjectionModel.load()
-    assert model.version == data["version"] == "injection-v2"
+    assert model.version == data["version"] == "injection-v3"
     assert set(model.models) == {"context", "query"}
     for stage in ("context", "query"):
         assert 0.0 < model.threshold(stage) < 1.0
