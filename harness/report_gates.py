@@ -140,7 +140,20 @@ def failure_kinds(item: ItemResult, thr: float, top_k: int = 5) -> list[str]:
     return kinds
 
 
+# Failing gates whose items already carry a kind of their own: the item is not labelled twice.
+_ROW_KINDS = {
+    "groundedness.faithfulness_mean": "unsupported",
+    "hallucination.unsupported_rate": "unsupported",
+    "hallucination.answered_unanswerable_rate": "answered unanswerable",
+    "abstention.unanswerable_declined_rate": "answered unanswerable",
+    "abstention.answerable_declined_rate": "declined answerable",
+    "run.error_rate": "error",
+}
+
+
 def _row_kind(metric: str) -> str:
+    if metric in _ROW_KINDS:
+        return _ROW_KINDS[metric]
     group = group_of(metric)
     if group == "retrieval":
         return "retrieval miss"

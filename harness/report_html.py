@@ -202,7 +202,9 @@ def scenario_view(
         "status": status,
         "n_scored": s.n_scored,
         "n_items": s.n_items,
-        "incomplete": None if s.complete else (s.aborted or "not every item was scored"),
+        "incomplete": None
+        if s.complete
+        else (s.aborted or "not every item was scored").removeprefix("incomplete: "),
         "summary": _summary(s),
         "gates": [_gate_view(g) for g in gates],
         "failing": _failing(gates),
