@@ -125,6 +125,26 @@ def test_bad_input_has_a_defined_result(guard: PresidioPiiGuard, text, expected_
         assert len(result.text) == len(decoded)
 
 
+def test_a_text_longer_than_a_window_is_analysed_in_overlapping_windows(
+    guard: PresidioPiiGuard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windowing itself, with 2,000-character windows: a value straddling a window boundary is found once,
+    at its true offsets, and so is one in the last window (the 1 MB case below is the same code at full size)."""
+    import guards.pii as pii
+
+    monkeypatch.setattr(pii, "SEGMENT_CHARS", 2_000)
+    filler = "All quiet on the invoice front. "  # 32 characters
+    head = filler * 62  # 1,984 characters: the e-mail below crosses the first window's end
+    text = head + "Write to first.last@example.org today. " + filler * 150 + "Contact a.b@example.com."
+    assert len(pii._segments(text)) > 3
+    result = guard.check(text, "context")
+    emails = sorted(text[f.start : f.end] for f in result.findings if f.entity_type == "EMAIL_ADDRESS")
+    assert emails == ["a.b@example.com", "first.last@example.org"]
+    assert result.text.startswith(head + "Write to <EMAIL_ADDRESS> today.")
+    assert result.text.endswith("Contact <EMAIL_ADDRESS>.") and "@" not in result.text
+
+
+@pytest.mark.slow  # presidio over 1 MB: minutes on 2 busy cores; the windowing is tested above at a small size
 def test_one_megabyte_text_is_analysed_in_windows(guard: PresidioPiiGuard) -> None:
     filler = "All quiet on the invoice front. " * 33_000  # ~1.05 MB, more than spaCy's max_length
     text = filler + "Contact a.b@example.com."
