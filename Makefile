@@ -7,6 +7,8 @@ PYTHON      ?= python3
 CONSTRAINTS ?= constraints-cpu.txt
 BIN          = $(VENV)/bin
 STAMP        = $(VENV)/.rag-harden-installed
+# pytest-xdist workers for `make test` (one torch thread each, see tests/conftest.py); 0 runs in one process
+TEST_WORKERS ?= 2
 
 .PHONY: install bench lint test test-all clean
 install: $(STAMP)
@@ -30,7 +32,7 @@ lint: install
 
 # CI's suite: every test but the slow and GPU ones (bounded load tests on loopback included).
 test: lint
-	$(BIN)/python -m pytest -q -m 'not gpu and not slow'
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m 'not gpu and not slow'
 
 test-all: install
 	$(BIN)/python -m pytest -q -m ''
