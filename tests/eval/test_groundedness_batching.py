@@ -55,13 +55,14 @@ def _assert_same(results, expected) -> None:
         assert got[0] == pytest.approx(want[0], abs=2e-6)
 
 
-def test_a_batch_scores_as_one_answer_at_a_time_with_one_embedding_call(minilm) -> None:
+def test_a_batch_scores_as_one_answer_at_a_time_embedding_each_text_once_by_length(minilm) -> None:
     one_at_a_time = [GroundednessScorer(minilm).score(*item) for item in ITEMS]
     recording = RecordingEmbedder(minilm)
-    batched = GroundednessScorer(recording).score_many(ITEMS)
-    assert len(recording.calls) == 1
-    (texts,) = recording.calls
+    batched = GroundednessScorer(recording, embed_batch=4).score_many(ITEMS)
+    texts = [t for call in recording.calls for t in call]
+    assert len(recording.calls) > 1 and all(len(call) <= 4 for call in recording.calls)
     assert len(texts) == len(set(texts))  # each claim and candidate sentence embedded once
+    assert [len(t) for t in texts] == sorted(len(t) for t in texts)  # like lengths batched together
     assert "Here is what the documents say." not in texts
     _assert_same(batched, one_at_a_time)
     threshold = GroundednessScorer(minilm).model.faithfulness_threshold
