@@ -120,6 +120,13 @@ class SentenceTransformersEmbedderConfig(StrictModel):
     )
     query_prefix: str = ""
     passage_prefix: str = ""
+    cache_size: int = Field(
+        50_000,
+        ge=0,
+        le=10_000_000,
+        description="Vectors kept in memory, least recently used dropped first (a text embedded again is "
+        "not recomputed: passage sentences recur across questions and scorers); 0 disables.",
+    )
 
 
 # One backend for now; it becomes a discriminated union on `backend` when a second one arrives.

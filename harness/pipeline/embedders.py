@@ -18,6 +18,7 @@ from harness._env import quiet_transformers
 from harness.config import SentenceTransformersEmbedderConfig
 from harness.errors import BackendUnavailable
 from harness.pipeline.protocols import Embedder, EmbedKind
+from harness.pipeline.vector_cache import VectorCache
 from harness.registry import BuildContext, Registry
 
 EMBEDDERS: Registry[Any, Embedder] = Registry("embedder")
@@ -87,6 +88,7 @@ class SentenceTransformersEmbedder:
         if dim is None:
             raise BackendUnavailable(f"embedder {self.model_ref!r} does not report its embedding dimension")
         self._dim = int(dim)
+        self.cache = VectorCache(config.cache_size)
 
     @property
     def dim(self) -> int:
@@ -96,8 +98,11 @@ class SentenceTransformersEmbedder:
         """Normalised float32 rows in the order of ``texts``. sentence-transformers' ``encode`` sorts the
         texts by length before batching (a batch pads to similar lengths) and restores the input order."""
         prefix = self.config.query_prefix if kind == "query" else self.config.passage_prefix
+        return self.cache.get_or_compute([prefix + t for t in texts], self._encode)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
-            [prefix + t for t in texts],
+            texts,
             batch_size=self.config.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
