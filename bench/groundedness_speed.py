@@ -116,7 +116,8 @@ def main() -> None:
         for p in (SHARED / "halueval_qa_dev.jsonl", REPO / "golden_sets" / "long_answers.jsonl"):
             if p.is_file():
                 sets[p.stem] = dataset_items(p)
-    embedder = EMBEDDERS.build(SentenceTransformersEmbedderConfig(device="cpu"))
+    # The embedder's own vector cache off: each mode starts from nothing but its scorer's cache.
+    embedder = EMBEDDERS.build(SentenceTransformersEmbedderConfig(device="cpu", cache_size=0))
     embedder.embed(["warm-up"], kind="passage")
 
     results: dict[str, dict[str, float]] = {}
