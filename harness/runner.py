@@ -19,18 +19,9 @@ from harness.eval.leaks import PlantedValues
 from harness.eval.retrieval import retrieval_scores
 from harness.golden import GoldenExample
 from harness.pipeline.index_store import IndexStatus
+from harness.pipeline.protocols import AnswersPipeline  # the system under test (re-exported)
 from harness.results import ItemResult, RetrievedRef
 from harness.text import strip_citations
-
-
-class AnswersPipeline(Protocol):
-    """The system under test: the reference pipeline, or a target in front of someone else's."""
-
-    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any: ...
-
-    def answer_many(
-        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
-    ) -> list[Any]: ...
 
 
 class ScoresAnswers(Protocol):

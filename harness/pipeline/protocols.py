@@ -164,7 +164,36 @@ def stream_generation(generator: Generator, request: GenerationRequest) -> Token
     return generation
 
 
+AnswerStream = PyGenerator[Any, None, None]
+"""What :meth:`AnswersPipeline.answer_stream` yields: text deltas (``str``) as they may be released, then the
+final answer object (the same type ``answer`` returns). Closing it early stops the generation."""
+
+
+class AnswersPipeline(Protocol):
+    """The system under test and what ``rag-harden serve`` serves: the reference pipeline
+    (:class:`~harness.pipeline.rag.RagPipeline`), an external target
+    (:class:`~harness.targets.base.GuardedTarget`) or the guard proxy. A class that subclasses this protocol
+    explicitly inherits the default ``answer_stream`` (one delta with the whole guarded answer); backends that
+    stream override it."""
+
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any: ...
+
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[Any]: ...
+
+    def answer_stream(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> AnswerStream:
+        """Text deltas, then the final answer. The default answers in full first (every guard applied), so
+        its one delta arrives when the whole answer is ready: time to first token equals the full latency."""
+        result = self.answer(question, top_k, guarded=guarded)
+        if result.answer:
+            yield result.answer
+        yield result
+
+
 __all__ = [
+    "AnswerStream",
+    "AnswersPipeline",
     "BaseGenerator",
     "BatchGenerator",
     "EmbedKind",

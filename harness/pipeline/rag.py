@@ -15,7 +15,8 @@ as it is generated, through the answer guard's hold-back window (:mod:`harness.p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Generator as PyGenerator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,7 @@ from harness.pipeline.generators import GENERATORS
 from harness.pipeline.index_store import IndexStatus, open_index
 from harness.pipeline.prompt import Citation, build_messages, parse_citations
 from harness.pipeline.protocols import (
+    AnswersPipeline,
     Embedder,
     Generation,
     GenerationRequest,
@@ -77,7 +79,7 @@ class Answer(BaseModel):
 BLOCKED_QUERY = "This request was blocked by a guard and was not answered."
 
 
-class RagPipeline:
+class RagPipeline(AnswersPipeline):
     def __init__(
         self,
         *,
@@ -258,7 +260,7 @@ class RagPipeline:
         *,
         guarded: bool = True,
         holdback_chars: int = STREAM_HOLDBACK_CHARS,
-    ) -> Iterator[str | Answer]:
+    ) -> PyGenerator[str | Answer, None, None]:
         """Text deltas of the answer as the generator produces them, then the final :class:`Answer`.
 
         Retrieval and the query and context guards run first (a query block yields the block message and its

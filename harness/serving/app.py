@@ -33,6 +33,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from harness.config import ServeConfig
 from harness.errors import BackendUnavailable, ConfigError, HardenError
+from harness.pipeline.protocols import AnswersPipeline
 from harness.serving.admission import Admission, Deadline, DeadlineExceeded, Overloaded
 from harness.serving.errors import ApiError, install_error_handlers
 from harness.serving.metrics import STAGES, ServerMetrics
@@ -85,12 +86,6 @@ def read_api_key(config: ServeConfig) -> str | None:
     return token
 
 
-def word_pieces(text: str) -> list[str]:
-    """The answer as stream deltas: words with their leading space, concatenating back to ``text``."""
-    words = text.split(" ")
-    return [w if i == 0 else " " + w for i, w in enumerate(words)]
-
-
 async def chat_events(
     tokens: Iterable[str] | AsyncIterable[str],
     *,
@@ -123,10 +118,10 @@ async def chat_events(
 
 
 def create_app(
-    config: ServeConfig, load_pipeline: Callable[[], Any], *, load_in_background: bool = True
+    config: ServeConfig, load_pipeline: Callable[[], AnswersPipeline], *, load_in_background: bool = True
 ) -> FastAPI:
     """The ASGI app. ``load_pipeline`` builds the pipeline (models, index); until it has, ``/readyz`` says
-    503."""
+    503. Streamed chat requests use its ``answer_stream`` (the protocol's default answers in one delta)."""
     token = read_api_key(config)
     app = _HardenedApp(title="rag-harden", docs_url=None, redoc_url=None)
     admission = Admission(config.max_concurrency, config.max_queue, config.retry_after_s)
@@ -279,31 +274,19 @@ def create_app(
         question = body.question()
         if not question.strip():
             raise ApiError(422, "invalid_request", "messages need a user message with text")
-        if body.stream and hasattr(state["pipeline"], "answer_stream"):  # else: the answer in word pieces
+        if body.stream:
             include = body.stream_options is not None and body.stream_options.include_usage
             return await stream_chat(question, include)
         result = await answer(question, None)
-        ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
         usage = Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens)
         reason = result.generation.finish_reason or "stop"
-        if not body.stream:
-            return ChatCompletion(
-                id=ident,
-                created=created,
-                model=config.model_name,
-                usage=usage,
-                choices=[ChatChoice(message=AssistantMessage(content=result.answer), finish_reason=reason)],
-            )
-        include_usage = body.stream_options is not None and body.stream_options.include_usage
-        events = chat_events(
-            word_pieces(result.answer),
-            ident=ident,
-            created=created,
+        return ChatCompletion(
+            id=f"chatcmpl-{uuid.uuid4().hex[:16]}",
+            created=int(time.time()),
             model=config.model_name,
-            finish=lambda: (reason, usage),
-            include_usage=include_usage,
+            usage=usage,
+            choices=[ChatChoice(message=AssistantMessage(content=result.answer), finish_reason=reason)],
         )
-        return StreamingResponse(events, media_type=MEDIA_TYPE)
 
     @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)
     async def models() -> ModelList:
@@ -338,4 +321,4 @@ def create_app(
     return app
 
 
-__all__ = ["chat_events", "create_app", "read_api_key", "word_pieces"]
+__all__ = ["chat_events", "create_app", "read_api_key"]

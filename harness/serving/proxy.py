@@ -28,14 +28,14 @@ and appear in no reply or log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Literal
 
 import httpx
 
 from harness.errors import BackendUnavailable, ConfigError
 from harness.guarding import Finding, GuardChain, GuardResult, salted_hash
-from harness.pipeline.protocols import Passage
+from harness.pipeline.protocols import AnswersPipeline, Passage
 from harness.pipeline.streaming import STREAM_HOLDBACK_CHARS, WITHHELD_ANSWER, GuardedRelease, release_stream
 from harness.targets.base import GuardedTarget, TargetAnswer, build_answer, public_url
 from harness.targets.config import EXTERNAL_KINDS
@@ -43,7 +43,7 @@ from harness.targets.config import EXTERNAL_KINDS
 GroundednessAction = Literal["off", "flag", "withhold"]
 
 
-class GuardProxy:
+class GuardProxy(AnswersPipeline):
     """An external target as the server's answers pipeline, guarded as described in the module docstring.
     ``groundedness`` is a :class:`~harness.eval.groundedness.ScoresGroundedness` (needed unless ``action`` is
     ``off``)."""
@@ -67,8 +67,8 @@ class GuardProxy:
     def guards(self) -> GuardChain:
         return self.target.guards
 
-    def answer(self, question: str, top_k: int | None = None) -> TargetAnswer:
-        got = self.target.answer(question, top_k)  # query guard, upstream, answer guard
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> TargetAnswer:
+        got = self.target.answer(question, top_k, guarded=guarded)  # query guard, upstream, answer guard
         if got.blocked == "query":
             return got
         started = time.perf_counter()
@@ -91,19 +91,26 @@ class GuardProxy:
             }
         )
 
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[TargetAnswer]:
+        return [self.answer(q, top_k, guarded=guarded) for q in questions]
+
     def answer_stream(
-        self, question: str, top_k: int | None = None, *, holdback_chars: int = STREAM_HOLDBACK_CHARS
-    ) -> Iterator[str | TargetAnswer]:
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        guarded: bool = True,
+        holdback_chars: int = STREAM_HOLDBACK_CHARS,
+    ) -> Generator[str | TargetAnswer, None, None]:
         """Text deltas, then the final answer (the server's streaming contract, as
         :meth:`~harness.pipeline.rag.RagPipeline.answer_stream`). Closing it closes the upstream stream."""
-        ask_stream = getattr(self.target, "ask_stream", None)
-        if ask_stream is None:  # the upstream does not stream: one chunk after every guard
-            result = self.answer(question, top_k)
-            yield result.answer
-            yield result
+        if not self.target.streams:  # the upstream does not stream: one chunk after every guard
+            yield from super().answer_stream(question, top_k, guarded=guarded)
             return
         started = time.perf_counter()
-        chain = self.guards
+        chain = self.guards if guarded else GuardChain()
         gq = chain.run(question, "query")
         if gq.action == "block":
             refused = self.target.refused(question, gq, started)
@@ -111,7 +118,7 @@ class GuardProxy:
             yield refused
             return
         release = GuardedRelease(chain, holdback_chars=holdback_chars)
-        generation = yield from release_stream(release, ask_stream(gq.text))
+        generation = yield from release_stream(release, self.target.ask_stream(gq.text))
         got = build_answer(
             question,
             WITHHELD_ANSWER if release.blocked else release.final_text,

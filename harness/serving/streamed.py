@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TypeVar
 
 from harness.serving.admission import Admission, Deadline
@@ -23,7 +23,7 @@ _END = object()
 
 
 async def admitted_stream(
-    admission: Admission, produce: Callable[[], Iterator[T]], deadline: Deadline
+    admission: Admission, produce: Callable[[], Generator[T, None, None]], deadline: Deadline
 ) -> AsyncGenerator[T, None]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -37,9 +37,7 @@ async def admitted_stream(
                 if stop.is_set():
                     break
         finally:
-            close = getattr(items, "close", None)  # generators stop generating when closed
-            if close is not None:
-                close()
+            items.close()  # a closed generator stops generating
 
     task = asyncio.ensure_future(admission.run(run, deadline=deadline))
     task.add_done_callback(lambda _t: queue.put_nowait(_END))

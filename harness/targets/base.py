@@ -12,13 +12,13 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from harness.errors import HardenError
 from harness.guarding import GuardChain, GuardResult, StageOutcome
 from harness.pipeline.prompt import Citation
-from harness.pipeline.protocols import Generation, Passage
+from harness.pipeline.protocols import AnswersPipeline, Generation, Passage, TokenStream
 from harness.pipeline.rag import BLOCKED_QUERY, WITHHELD_ANSWER, Answer, StageTimings
 from harness.targets.contexts import check_contexts
 
@@ -186,12 +186,13 @@ def build_answer(
 Ask = Callable[[str, "int | None"], TargetAnswer]
 
 
-class GuardedTarget:
+class GuardedTarget(AnswersPipeline):
     """Base of external targets: the scenario's guards run client-side around the request (query before it is
     sent; contexts, when the target returns them, and answer after it comes back; a block ends there), and
     ``answer_many`` keeps ``max_concurrency`` requests in flight. Subclasses implement :meth:`ask`."""
 
     kind = "target"
+    streams: ClassVar[bool] = False  # True where :meth:`ask_stream` streams from the endpoint
 
     def __init__(self, *, guards: GuardChain | None, max_concurrency: int) -> None:
         self.guards = guards or GuardChain()
@@ -199,6 +200,10 @@ class GuardedTarget:
 
     def ask(self, question: str, top_k: int | None) -> TargetAnswer:
         raise NotImplementedError
+
+    def ask_stream(self, question: str) -> TokenStream:
+        """The endpoint's own token stream (targets with ``streams`` set); returns the :class:`Generation`."""
+        raise NotImplementedError(f"{self.kind} targets do not stream")
 
     def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> TargetAnswer:
         chain = self.guards if guarded else GuardChain()

@@ -26,6 +26,7 @@ from harness.targets.config import OpenAITargetConfig
 
 class OpenAITarget(GuardedTarget):
     kind = "openai"
+    streams = True
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import pytest
 
 from guards import build_guards
 from harness.config import PiiGuardConfig, ServeConfig
+from harness.pipeline.protocols import AnswersPipeline
 from harness.pipeline.streaming import GuardedRelease
 from harness.serve import create_app
 from tests.fakes import LoopbackServer, StreamingSlowGenerator, small_pipeline
@@ -119,3 +120,33 @@ def test_a_client_that_goes_away_stops_the_generation() -> None:
         while not generator.closed_early and time.monotonic() < deadline:
             time.sleep(0.05)
     assert generator.closed_early, "the generator's stream is closed once nobody reads it"
+
+
+class AnswersOnly(AnswersPipeline):
+    """An answers pipeline that implements ``answer`` and ``answer_many`` only (as an external target does):
+    it streams through the protocol's default ``answer_stream``."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def answer(self, question, top_k=None, *, guarded=True):
+        self.calls += 1
+        return self.inner.answer(question, top_k, guarded=guarded)
+
+    def answer_many(self, questions, top_k=None, *, guarded=True):
+        return [self.answer(q, top_k, guarded=guarded) for q in questions]
+
+
+def test_a_pipeline_without_its_own_stream_streams_the_guarded_answer_in_one_chunk() -> None:
+    guards = build_guards([PiiGuardConfig(entities=["EMAIL_ADDRESS", "PHONE_NUMBER"])])
+    pipeline = AnswersOnly(small_pipeline(StreamingSlowGenerator(LEAKY, delay_s=0.0), guards=guards))
+    items = list(pipeline.answer_stream("How do I book travel?"))
+    assert len(items) == 2 and items[0] == items[1].answer and pipeline.calls == 1
+    with serve(pipeline) as url:
+        events = stream_chat(url)
+    deltas = contents(events)
+    assert [d for _, d in deltas] == [items[1].answer], "the whole guarded answer, once"
+    assert EMAIL not in deltas[0][1] and "<EMAIL_ADDRESS>" in deltas[0][1]
+    assert events[-1][1]["usage"]["completion_tokens"] == len(LEAKY.split(" "))
+    assert [c["choices"][0].get("finish_reason") for _, c in events if c["choices"]][-1] == "stop"
