@@ -37,6 +37,7 @@ from harness.eval.groundedness_features import (
 )
 from harness.eval.groundedness_model import ClaimModel, load_model, shipped_model
 from harness.pipeline.protocols import Embedder
+from harness.pipeline.vector_cache import VectorCache
 from harness.registry import BuildContext, Registry
 from harness.text import content_words
 
@@ -96,23 +97,25 @@ class GroundednessScorer:
         self.claim_threshold = self.model.claim_threshold if claim_threshold is None else claim_threshold
         self.cache_size = cache_size
         self.n_candidates = n_candidates
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector, least recently used first
+        self._cache = VectorCache(cache_size)
         self._contexts: OrderedDict[tuple[tuple[str, ...], str], ContextIndex] = OrderedDict()
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts`` (rows in order); the ones not cached are embedded, shortest first."""
-        found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
-        for t in found:
-            self._cache.move_to_end(t)
-        fresh = sorted((t for t in dict.fromkeys(texts) if t not in found), key=len)
-        for start in range(0, len(fresh), self.embed_batch):  # texts of like length: little padding
-            chunk = fresh[start : start + self.embed_batch]
-            found.update(zip(chunk, self.embedder.embed(chunk, kind="passage"), strict=True))
-        if fresh:
-            self._cache.update((t, found[t]) for t in fresh)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self._cache.get_or_compute(texts, self._embed_sorted)
+
+    def _embed_sorted(self, texts: list[str]) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
+        for start in range(0, len(order), self.embed_batch):  # texts of like length: little padding
+            chunk = order[start : start + self.embed_batch]
+            for i, vector in zip(
+                chunk, self.embedder.embed([texts[i] for i in chunk], kind="passage"), strict=True
+            ):
+                rows[i] = vector
+        return np.stack(rows)
 
     def _context(self, passages: Sequence[str], question: str) -> ContextIndex:
         key = (tuple(passages), question)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,14 @@ class VectorCache:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def __iter__(self) -> Iterator[str]:
+        """The cached texts, least recently used first (a snapshot)."""
+        with self._lock:
+            return iter(list(self._rows))
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._rows
 
     def get_or_compute(self, texts: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         if self.capacity == 0 or not texts:
