@@ -136,3 +136,31 @@ def test_extractive_streams_sentence_by_sentence() -> None:
     deltas = list(generator.stream(request))
     assert "".join(deltas) == expected
     assert len(deltas) == expected.count("] ") + 1
+
+
+def test_transformers_builds_its_stop_string_criteria_once(tiny_lm_dir: Path, monkeypatch) -> None:
+    """transformers would rebuild a StopStringCriteria (a pass over the whole vocabulary) on every
+    ``generate()`` given ``stop_strings``; the generator builds one and reuses it, and it still stops there."""
+    from transformers.generation.stopping_criteria import StopStringCriteria
+
+    built = []
+    init = StopStringCriteria.__init__
+
+    def counting_init(self, *args, **kwargs) -> None:
+        built.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(StopStringCriteria, "__init__", counting_init)
+    free = GENERATORS.build(TransformersGeneratorConfig(model=str(tiny_lm_dir), max_new_tokens=24, device="cpu",
+                                                        stop=[]))
+    text = free.generate(requests()[0]).text
+    stop = text[len(text) // 2: len(text) // 2 + 2]
+    if not stop.strip():
+        pytest.skip("random model produced whitespace at the cut point")
+    cut = GENERATORS.build(TransformersGeneratorConfig(model=str(tiny_lm_dir), max_new_tokens=24, device="cpu",
+                                                       stop=[stop]))
+    outs = [cut.generate(requests()[0]), *generate_many(cut, requests()[:3]), cut.generate(requests()[0])]
+    streamed = "".join(cut.stream(requests()[0]))
+    assert len(built) == 1, f"one StopStringCriteria for the generator's lifetime, not {len(built)}"
+    assert outs[0].text == outs[-1].text == streamed.strip() and stop not in outs[0].text
+    assert outs[0].text == text[: text.find(stop)].strip() and outs[0].finish_reason == "stop"
