@@ -102,7 +102,7 @@ def bench(
 ) -> None:
     """Run each scenario's golden set through its pipeline, score it, and write one launch-gap report."""
     from harness import flow
-    from harness.compose import build_components, load_phase
+    from harness.compose import build_components, load_phase, run_planted_values
 
     with _exit_on_errors():
         if resume is not None:
@@ -114,11 +114,12 @@ def bench(
                 out_dir, loaded, limit=limit, generator=generator.value if generator else None
             )
         _log(f"writing to {run_dir}")
+        run_values = run_planted_values([sc for _, sc in loaded])
         with _run_outcome(run_dir), flow.sigterm_as_exception():
             report = flow.run_bench(
                 run_dir,
                 loaded,
-                lambda sc: build_components(sc, _log, use_cache=not no_cache),
+                lambda sc: build_components(sc, _log, use_cache=not no_cache, run_values=run_values),
                 limit=limit,
                 load_phase=load_phase(_log),
                 progress=_progress_bar,

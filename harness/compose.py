@@ -6,7 +6,7 @@ This is the one place in ``harness`` that reaches into the ``guards`` package (l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +121,29 @@ def build_judge(scenario: Scenario, embedder: Any, use_cache: bool) -> Any:
     return JudgeScorer(scenario.judge, embedder, use_cache=use_cache)
 
 
+def run_planted_values(scenarios: Sequence[Scenario]) -> list[tuple[str, str]]:
+    """The planted test values every ``leak_probe`` of a run declares: each scenario of the run redacts all
+    of them from what it writes (scenarios of one run usually share a corpus, and a scenario without guards,
+    such as the default one, would otherwise write a planted employee id of a retrieved passage verbatim)."""
+    values: dict[tuple[str, str], None] = {}
+    for scenario in scenarios:
+        if scenario.leak_probe is not None:
+            values.update(dict.fromkeys(PlantedValues.load(scenario.leak_probe.planted_values).values))
+    return list(values)
+
+
+def _with_run_values(
+    own: list[tuple[str, str]] | None, run_values: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]] | None:
+    merged = dict.fromkeys([*(own or []), *run_values])
+    return list(merged) or None
+
+
 def build_target_components(
-    scenario: Scenario, log: Callable[[str], None], use_cache: bool = True
+    scenario: Scenario,
+    log: Callable[[str], None],
+    use_cache: bool = True,
+    run_values: Sequence[tuple[str, str]] = (),
 ) -> BenchComponents:
     """:func:`build_components` for a scenario whose ``target:`` is an external system (harness/targets): the
     target (the scenario's guards run client-side around it), and the scorers on the scenario's embedder."""
@@ -133,7 +154,10 @@ def build_target_components(
     planted = (
         PlantedValues.load(scenario.leak_probe.planted_values) if scenario.leak_probe is not None else None
     )
-    redact = build_redactor(scenario, planted_values=planted.values if planted is not None else None)
+    redact = build_redactor(
+        scenario,
+        planted_values=_with_run_values(planted.values if planted is not None else None, run_values),
+    )
     chain = build_guard_chain(scenario)
     target = build_target(scenario.target, redact=redact, guards=chain)
     embedder = EMBEDDERS.build(scenario.pipeline.embedder)
@@ -159,13 +183,17 @@ def build_target_components(
 
 
 def build_components(
-    scenario: Scenario, log: Callable[[str], None], use_cache: bool = True
+    scenario: Scenario,
+    log: Callable[[str], None],
+    use_cache: bool = True,
+    run_values: Sequence[tuple[str, str]] = (),
 ) -> BenchComponents:
     """Everything scoring ``scenario`` needs: the pipeline with its guards (or the scenario's external
     target),
-    the scorers, report redaction, planted values for leak probes, and the injection probes' figures."""
+    the scorers, report redaction, planted values for leak probes, and the injection probes' figures.
+    ``run_values``: the planted values of the whole run (:func:`run_planted_values`), redacted here too."""
     if scenario.target is not None and scenario.target.kind != "pipeline":
-        return build_target_components(scenario, log, use_cache)
+        return build_target_components(scenario, log, use_cache, run_values)
     pipeline = build_pipeline(scenario, log=log, guards=build_guard_chain(scenario))
     planted = values = None
     if scenario.leak_probe is not None:
@@ -177,7 +205,7 @@ def build_components(
         scorer=AnswerScorer(pipeline.embedder),
         description=describe_pipeline(pipeline, scenario),
         index_status=pipeline.index_status,
-        redact=build_redactor(scenario, planted_values=values),
+        redact=build_redactor(scenario, planted_values=_with_run_values(values, run_values)),
         planted=planted,
         extra_metrics={
             **injection_metrics(scenario, pipeline.guards),
@@ -222,6 +250,7 @@ __all__ = [
     "build_components",
     "build_guard_chain",
     "build_redactor",
+    "run_planted_values",
     "build_target_components",
     "describe_pipeline",
     "load_phase",
