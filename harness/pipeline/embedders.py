@@ -6,6 +6,7 @@ sentence-transformers as a model id or a local path, so a deployment plugs in it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 from collections.abc import Sequence
@@ -62,24 +63,32 @@ def _weights_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4)
+def _load_model(model_ref: str, device: str, dtype: str) -> Any:
+    """A loaded SentenceTransformer, shared by the embedders of one process with the same model, device and
+    precision (inference does not change it; loading takes seconds, and bench, eval and serve build an
+    embedder per scenario)."""
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        quiet_transformers()
+        model = SentenceTransformer(model_ref, device=device)
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(f"cannot load embedder {model_ref!r}: {exc}") from exc
+    if dtype != "fp32":
+        import torch
+
+        model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[dtype])
+    return model
+
+
 class SentenceTransformersEmbedder:
     def __init__(self, config: SentenceTransformersEmbedderConfig) -> None:
         self.config = config
         self.model_ref = str(default_embedder_path()) if config.model == "default" else config.model
         self.device = resolve_device(config.device)
-        try:
-            from sentence_transformers import SentenceTransformer
-
-            quiet_transformers()
-
-            self._model = SentenceTransformer(self.model_ref, device=self.device)
-        except (OSError, ValueError) as exc:
-            raise BackendUnavailable(f"cannot load embedder {self.model_ref!r}: {exc}") from exc
         self.dtype = resolve_dtype(config.dtype, self.device)
-        if self.dtype != "fp32":
-            import torch
-
-            self._model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[self.dtype])
+        self._model = _load_model(self.model_ref, self.device, self.dtype)
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
