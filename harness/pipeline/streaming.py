@@ -7,13 +7,14 @@ the guarded text only up to ``holdback_chars`` characters before its end (cut ba
 released character has been checked with at least that much text after it as lookahead. When generation ends,
 the whole answer is checked once more (the same check a non-streamed answer gets) and the rest is released.
 
-The trade-off: ``holdback_chars`` must be at least the longest value the guards look for (IBANs with
-spaces are up to 42 characters, e-mail addresses are rarely longer than 64), and time to first token grows by
-the time the model takes to produce that many characters plus one guard call; a longer window is safer, a
-shorter one streams sooner. With no answer-stage guard nothing is held back (only trailing whitespace). A
-block stops the release at once (text already released was cleared with its lookahead). If a later check
-redacts text that was already released (a value longer than the window), nothing more is released and
-:attr:`retracted` is set, so the failure is counted, never hidden.
+No check runs before the answer is longer than the window (nothing could be released yet), so the first check
+comes as soon as it could release text. The trade-off: ``holdback_chars`` must be at least the longest value
+the guards look for (IBANs with spaces are up to 42 characters, e-mail addresses are rarely longer than 64),
+and time to first token grows by the time the model takes to produce that many characters plus one guard call;
+a longer window is safer, a shorter one streams sooner. With no answer-stage guard nothing is held back (only
+trailing whitespace). A block stops the release at once (text already released was cleared with its
+lookahead). If a later check redacts text that was already released (a value longer than the window), nothing
+more is released and :attr:`retracted` is set, so the failure is counted, never hidden.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class GuardedRelease:
             return self._advance(self.raw.lstrip().rstrip())
         if len(self.raw) - self._checked_at < self.check_every_chars:
             return ""
+        if len(self.raw.strip()) <= self.holdback_chars:
+            return ""  # nothing could be released yet: no guard call (it would only compete with generation)
         guarded = self._check(self.raw.lstrip(), final=False)
         if guarded is None:
             return ""

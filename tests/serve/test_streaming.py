@@ -150,3 +150,20 @@ def test_a_pipeline_without_its_own_stream_streams_the_guarded_answer_in_one_chu
     assert EMAIL not in deltas[0][1] and "<EMAIL_ADDRESS>" in deltas[0][1]
     assert events[-1][1]["usage"]["completion_tokens"] == len(LEAKY.split(" "))
     assert [c["choices"][0].get("finish_reason") for _, c in events if c["choices"]][-1] == "stop"
+
+
+def test_guarded_release_checks_first_when_text_could_be_released() -> None:
+    """No guard call while the answer is within the window (nothing could be released); the first call comes
+    with the first piece past it, and it releases text."""
+    guards = build_guards([PiiGuardConfig(entities=["EMAIL_ADDRESS", "PHONE_NUMBER"])])
+    release = GuardedRelease(guards, holdback_chars=64, check_every_chars=24)
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(LEAKY.split(" "))]
+    for piece in pieces:
+        released = release.feed(piece)
+        if len(release.raw.strip()) <= 64:
+            assert release.checks == 0 and released == ""
+        else:
+            assert release.checks == 1 and released and LEAKY.startswith(released)
+            break
+    else:
+        raise AssertionError("the answer never grew past the window")
