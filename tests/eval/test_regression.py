@@ -46,11 +46,16 @@ def test_lower_is_better_metrics_regress_upwards() -> None:
     assert verdict.regressed and not verdict.higher_is_better
 
 
+GOLDEN_ITEMS = 40  # of the demo set's 66: six of them rank their source second or third, so top_k 1 must regress
+
+
 def scenario(tmp_path: Path, repo: Path, name: str, top_k: int = 5, max_sentences: int = 2) -> Path:
-    path = tmp_path / f"{name}.yaml"
+    path, golden = tmp_path / f"{name}.yaml", tmp_path / "golden.jsonl"
+    lines = (repo / "golden_sets" / "demo_golden.jsonl").read_text().splitlines()[:GOLDEN_ITEMS]
+    golden.write_text("\n".join(lines) + "\n")
     path.write_text(
         f"name: demo\ncorpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\n"
-        f"golden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
+        f"golden_set: '{golden}'\n"
         f"pipeline:\n  retriever: {{top_k: {top_k}}}\n  generator: {{backend: extractive, max_sentences: {max_sentences}}}\n"
         "asserts: [{metric: retrieval.mrr, min: 0.5}]\n"
     )
@@ -78,7 +83,7 @@ def test_eval_against_a_baseline_passes_unchanged_and_fails_degraded(tmp_path: P
     assert "retrieval.mrr" in regressed
     assert "`retrieval.mrr`" in degraded.stdout and "**REGRESSED**" in degraded.stdout
     suites = {s.get("name"): s for s in ET.parse(run_dir / "junit.xml").getroot()}
-    assert len(suites["demo.golden"]) == 66
+    assert len(suites["demo.golden"]) == GOLDEN_ITEMS
     assert int(suites["demo.regressions"].get("failures")) == len(regressed)
     assert (run_dir / "summary.md").read_text().startswith("## rag-harden eval: demo: FAIL")
 
