@@ -18,7 +18,11 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from harness.pipeline.protocols import AnswersPipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,7 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXED_ANSWER = "A fixed answer [1]."
 
 
-class FixedLatencyPipeline:
+class FixedLatencyPipeline(AnswersPipeline):
+    """Answers every question with the same answer after ``latency_s`` (the server's cost is what is left)."""
+
     def __init__(self, latency_s: float, answer: str = FIXED_ANSWER) -> None:
         from harness.pipeline.protocols import Generation
         from harness.pipeline.rag import Answer, StageTimings
@@ -43,9 +49,14 @@ class FixedLatencyPipeline:
             generation=Generation(text=answer),
         )
 
-    def answer(self, question: str, top_k: int | None = None):
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any:
         time.sleep(self.latency_s)
         return self._answer
+
+    def answer_many(
+        self, questions: Sequence[str], top_k: int | None = None, *, guarded: bool = True
+    ) -> list[Any]:
+        return [self.answer(q, top_k, guarded=guarded) for q in questions]
 
 
 def fixed_latency_app(latency_ms: float, concurrency: int, answer: str = FIXED_ANSWER):
