@@ -94,21 +94,13 @@ def send(client, index: int, scheduled: float) -> None:
         else:
             error = f"HTTP {status}" if status else f"transport error: {response.error}"
             response.failure(error)
-    OUT.write(
-        json.dumps(
-            {
-                "index": index,
-                "scheduled_s": scheduled,
-                "start_s": start,
-                "end_s": now(),
-                "status": status,
-                "ok": error is None,
-                "error": error,
-                "answer": answer,
-            }
-        )
-        + "\n"
-    )
+    write_record(index, scheduled, start, status, error, answer=answer)
+
+
+def write_record(index: int, scheduled: float, start: float, status: int, error: str | None, **extra) -> None:
+    """One request's line of the worker's output (a RequestRecord), ended now."""
+    record = {"index": index, "scheduled_s": scheduled, "start_s": start, "end_s": now(), **extra}
+    OUT.write(json.dumps({**record, "status": status, "ok": error is None, "error": error}) + "\n")
     OUT.flush()
 
 
@@ -136,24 +128,16 @@ def send_streaming(client, index: int, scheduled: float, start: float) -> None:
             except (ValueError, KeyError, IndexError) as exc:
                 error = f"bad stream: {exc}"
                 response.failure(error)
-    OUT.write(
-        json.dumps(
-            {
-                "index": index,
-                "scheduled_s": scheduled,
-                "start_s": start,
-                "end_s": now(),
-                "ttft_s": stamps[0] if stamps else None,
-                "itl_s": [b - a for a, b in zip(stamps, stamps[1:], strict=False)],
-                "status": status,
-                "ok": error is None,
-                "error": error,
-                "answer": "".join(parts) if error is None else None,
-            }
-        )
-        + "\n"
+    write_record(
+        index,
+        scheduled,
+        start,
+        status,
+        error,
+        ttft_s=stamps[0] if stamps else None,
+        itl_s=[b - a for a, b in zip(stamps, stamps[1:], strict=False)],
+        answer="".join(parts) if error is None else None,
     )
-    OUT.flush()
 
 
 def open_loop(client) -> None:
