@@ -5,6 +5,7 @@ openai: bounded concurrent requests to a real loopback server)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,19 +65,22 @@ def test_transformers_batched_greedy_equals_one_at_a_time(tiny_lm_dir: Path) -> 
     assert [g.prompt_tokens for g in batched] == [g.prompt_tokens for g in single]
 
 
-def test_transformers_stream_concatenates_to_generate(tiny_lm_dir: Path) -> None:
-    generator = GENERATORS.build(TransformersGeneratorConfig(model=str(tiny_lm_dir), max_new_tokens=20,
-                                                             device="cpu", stop=[]))
-    request = requests()[0]
-    expected = generator.generate(request)
-    stream = generator.stream(request)
+def drain(stream: Any) -> tuple[list[str], Any]:
+    """A token stream's deltas and the Generation it returns."""
     deltas: list[str] = []
     while True:
         try:
             deltas.append(next(stream))
         except StopIteration as stop:
-            final = stop.value
-            break
+            return deltas, stop.value
+
+
+def test_transformers_stream_concatenates_to_generate(tiny_lm_dir: Path) -> None:
+    generator = GENERATORS.build(TransformersGeneratorConfig(model=str(tiny_lm_dir), max_new_tokens=20,
+                                                             device="cpu", stop=[]))
+    request = requests()[0]
+    expected = generator.generate(request)
+    deltas, final = drain(generator.stream(request))
     assert len(deltas) > 1, "tokens arrive one by one, not as one finished text"
     assert "".join(deltas).strip() == expected.text
     assert final == expected
@@ -110,14 +114,7 @@ def test_openai_stream_yields_the_endpoint_deltas() -> None:
     app = streaming_chat_app(text, delay_s=0.01)
     with LoopbackServer(app) as url:
         generator = GENERATORS.build(OpenAIGeneratorConfig(base_url=f"{url}/v1", model="m"))
-        stream = generator.stream(requests()[0])
-        deltas = []
-        while True:
-            try:
-                deltas.append(next(stream))
-            except StopIteration as stop:
-                final = stop.value
-                break
+        deltas, final = drain(generator.stream(requests()[0]))
     assert deltas == [w if i == 0 else " " + w for i, w in enumerate(text.split(" "))]
     assert final.text == text and final.completion_tokens == len(deltas) and final.finish_reason == "stop"
     assert app.state.requests[0]["stream"] is True
