@@ -52,14 +52,15 @@ def build_guard_chain(scenario: Scenario) -> GuardChain:
 def build_redactor(
     scenario: Scenario, planted_values: list[tuple[str, str]] | None = None
 ) -> Callable[[str], str]:
-    """What questions, answers and error messages pass through before they are written: presidio with the
-    scenario's PII configuration (or the default one), then any planted test values that slipped past it."""
+    """What questions, answers, passages and error messages pass through before they are written: presidio
+    with ``report.redaction``, else the scenario's PII guard configuration, else the default one; then any
+    planted test values that slipped past it."""
     if not scenario.report.redact_pii:
         return lambda text: text
     from guards.pii import PresidioPiiGuard
 
     pii_configs = [g for g in scenario.guards if isinstance(g, PiiGuardConfig)]
-    base = pii_configs[0] if pii_configs else PiiGuardConfig()
+    base = scenario.report.redaction or (pii_configs[0] if pii_configs else PiiGuardConfig())
     guard = PresidioPiiGuard(base.model_copy(update={"operator": "replace", "action": "redact"}))
     patterns = [
         (entity, re.compile(re.escape(value), re.IGNORECASE)) for entity, value in planted_values or []

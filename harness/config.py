@@ -654,7 +654,16 @@ class GpuBenchConfig(StrictModel):
 
 class ReportConfig(StrictModel):
     redact_pii: bool = Field(
-        True, description="Replace personal data in questions and answers before they are written."
+        True,
+        description="Replace personal data in questions, answers, passages and error messages before they "
+        "are written.",
+    )
+    redaction: PiiGuardConfig | None = Field(
+        None,
+        description="The PII configuration of that redaction (e.g. custom recognizers for the organisation's "
+        "own identifiers, a deny list of known names), when it should differ from the scenario's PII guard. "
+        "Default: the scenario's first `pii` guard, else the PII guard's defaults. Always replaces, never "
+        "blocks.",
     )
 
 
