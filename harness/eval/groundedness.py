@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from harness.eval.groundedness_features import (
     ClaimEvidence,
@@ -42,6 +42,9 @@ from harness.registry import BuildContext, Registry
 from harness.text import content_words
 
 _CONTEXTS_KEPT = 64  # prepared contexts kept for the next answers (HaluEval: two answers per context)
+_SEMANTIC_RANGE = (0.0, 1.0)  # the semantic feature is a cosine clipped to [0, 1]
+_Item = tuple[str, Sequence[str], str]
+_Evidence = list[tuple[list[ClaimEvidence], ContextIndex]]
 
 
 class ClaimSupport(BaseModel):
@@ -49,6 +52,11 @@ class ClaimSupport(BaseModel):
     kind: ClaimKind = "fact"
     counted: bool = True
     support: float
+    support_range: tuple[float, float] | None = Field(
+        None,
+        description="Only when the semantic feature was not computed (GroundednessScorer.decide_many): the "
+        "support for any value of it; ``support`` is then the low end.",
+    )
     novel_terms: list[str] = []
     best_sentence: str = ""
     features: dict[str, float] = {}
@@ -58,6 +66,13 @@ class Groundedness(BaseModel):
     faithfulness: float
     claims: list[ClaimSupport]
     unsupported: list[ClaimSupport]
+    exact: bool = Field(
+        True,
+        description="False when some claims' semantic feature was skipped because the decision could not "
+        "depend on it (GroundednessScorer.decide_many): ``faithfulness`` is then the low end of "
+        "``faithfulness_range``, and ``unsupported`` lists the claims unsupported for any skipped value.",
+    )
+    faithfulness_range: tuple[float, float] | None = None
 
 
 class ScoresGroundedness(Protocol):
@@ -67,6 +82,11 @@ class ScoresGroundedness(Protocol):
         self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64
     ) -> list[Groundedness]:
         """:meth:`score` of each ``(answer, passages, question)``, in order."""
+        ...
+
+    def decide_many(self, items: Sequence[_Item], threshold: float | None = None) -> list[Groundedness]:
+        """The same decisions against ``threshold`` as :meth:`score_many`, computing only what they need
+        (results with ``exact`` False carry ranges instead of exact scores)."""
         ...
 
 
@@ -134,11 +154,21 @@ class GroundednessScorer:
         """Every claim's features, the semantic one included (what the model and its training read), for a
         batch of ``(answer, passages, question)``: the claims and candidate sentences the batch has not seen
         are embedded in one call."""
+        batch = self._lexical(items)
+        self._embed_semantic([(e, ctx) for found, ctx in batch for e in _embeddable(found, ctx)])
+        return batch
+
+    def _lexical(self, items: Sequence[_Item]) -> _Evidence:
+        """Every claim's features but the semantic one (left at 0)."""
         batch = []
         for answer, passages, question in items:
             ctx = self._context(passages, question)
             batch.append(([claim_evidence(c, ctx, self.n_candidates) for c in split_claims(answer)], ctx))
-        facts = [(e, ctx) for found, ctx in batch if any(ctx.sentences) for e in found if e.kind == "fact"]
+        return batch
+
+    def _embed_semantic(self, facts: Sequence[tuple[ClaimEvidence, ContextIndex]]) -> None:
+        """Fill the semantic feature of ``facts``: their claims and candidate sentences not seen yet are
+        embedded in one call."""
         if facts:
             texts = [e.claim for e, _ in facts] + [ctx.sentences[i] for e, ctx in facts for i in e.candidates]
             vectors = self._vectors(texts)
@@ -147,9 +177,8 @@ class GroundednessScorer:
             for i, (e, _) in enumerate(facts):
                 k = len(e.candidates)
                 cosines = sentences[offset : offset + k] @ claims[i]
-                e.features["semantic"] = float(np.clip(cosines.max(), 0.0, 1.0))
+                e.features["semantic"] = float(np.clip(cosines.max(), *_SEMANTIC_RANGE))
                 offset += k
-        return batch
 
     def evidence(
         self, answer: str, passages: Sequence[str], question: str = ""
@@ -170,25 +199,95 @@ class GroundednessScorer:
     def score(self, answer: str, passages: Sequence[str], question: str = "") -> Groundedness:
         return self._decide(*self.evidence(answer, passages, question))
 
-    def _decide(self, found: list[ClaimEvidence], ctx: ContextIndex) -> Groundedness:
+    def decide_many(self, items: Sequence[_Item], threshold: float | None = None) -> list[Groundedness]:
+        """Each answer's decision (``faithfulness < threshold``, default the model's), identical to
+        :meth:`score_many`'s, with MiniLM called only where a claim's semantic feature can change it.
+
+        The support of a claim is monotone in its semantic feature (a cosine clipped to [0, 1]), and the
+        faithfulness is monotone in each support, so the lexical features alone bound each answer's
+        faithfulness. While an answer's bounds straddle the threshold, the semantic feature of its claim with
+        the widest support range is computed (one embedding call per round for all the answers still open).
+        A result with a skipped claim has ``exact`` False: its ``faithfulness`` is the low end of
+        ``faithfulness_range``, so it is not a score to average or rank by; use :meth:`score_many` for those
+        (a run's reported faithfulness, calibration, AUROC)."""
+        threshold = self.model.faithfulness_threshold if threshold is None else threshold
+        batch = self._lexical(items)
+        skipped = [{id(e): e for e in _embeddable(found, ctx)} for found, ctx in batch]
+        while True:
+            picks = []
+            for (found, ctx), open_claims in zip(batch, skipped, strict=True):
+                low, high = self._faithfulness_range(found, open_claims)
+                if open_claims and (low < threshold) != (high < threshold):
+                    widest = max(open_claims.values(), key=self._width)
+                    picks.append((open_claims.pop(id(widest)), ctx))
+            if not picks:
+                break
+            self._embed_semantic(picks)
+        return [self._decide(*pair, open_claims) for pair, open_claims in zip(batch, skipped, strict=True)]
+
+    def _range(self, e: ClaimEvidence, skipped: bool = True) -> tuple[float, float]:
+        """A counted claim's support, rounded as reported: a range when its semantic feature is skipped."""
+        if not skipped:
+            support = round(self.model.support(e.features), 6)
+            return support, support
+        low, high = self.model.support_range(e.features, "semantic", *_SEMANTIC_RANGE)
+        return round(low, 6), round(high, 6)
+
+    def _width(self, e: ClaimEvidence) -> float:
+        low, high = self._range(e)
+        return high - low
+
+    def _faithfulness_range(
+        self, found: list[ClaimEvidence], skipped: dict[int, ClaimEvidence]
+    ) -> tuple[float, float]:
+        ranges = [self._range(e, id(e) in skipped) for e in found if e.kind == "fact"]
+        low, high = (self.model.aggregate([r[end] for r in ranges]) for end in (0, 1))
+        return round(low, 6), round(high, 6)
+
+    def _decide(
+        self,
+        found: list[ClaimEvidence],
+        ctx: ContextIndex,
+        skipped: dict[int, ClaimEvidence] | None = None,
+    ) -> Groundedness:
+        skipped = skipped or {}
         claims = []
         for e in found:
             counted = e.kind == "fact"
-            support = self.model.support(e.features) if counted else 1.0
+            low, high = self._range(e, id(e) in skipped) if counted else (1.0, 1.0)
+            features = {k: round(v, 6) for k, v in e.features.items()}
+            if id(e) in skipped:
+                del features["semantic"]  # not computed
             claims.append(
                 ClaimSupport(
                     claim=e.claim,
                     kind=e.kind,
                     counted=counted,
-                    support=round(support, 6),
+                    support=low,
+                    support_range=(low, high) if id(e) in skipped else None,
                     novel_terms=e.novel_terms,
                     best_sentence=ctx.sentences[e.candidates[0]],
-                    features={k: round(v, 6) for k, v in e.features.items()},
+                    features=features,
                 )
             )
-        return _result(
-            claims, self.model.aggregate([c.support for c in claims if c.counted]), self.claim_threshold
+        low, high = self._faithfulness_range(found, skipped)
+        return Groundedness(
+            faithfulness=low,
+            claims=claims,
+            # unsupported whatever a skipped semantic value is
+            unsupported=[c for c in claims if c.counted and _high(c) < self.claim_threshold],
+            exact=not skipped,
+            faithfulness_range=(low, high) if skipped else None,
         )
+
+
+def _embeddable(found: list[ClaimEvidence], ctx: ContextIndex) -> list[ClaimEvidence]:
+    """The claims whose semantic feature is computed: counted claims, against a context with sentences."""
+    return [e for e in found if e.kind == "fact"] if any(ctx.sentences) else []
+
+
+def _high(claim: ClaimSupport) -> float:
+    return claim.support if claim.support_range is None else claim.support_range[1]
 
 
 def _result(claims: list[ClaimSupport], faithfulness: float, claim_threshold: float) -> Groundedness:

@@ -89,6 +89,14 @@ class ClaimModel(BaseModel):
     def support(self, features: Mapping[str, float]) -> float:
         return 1.0 - self.unsupported_probability(features)
 
+    def support_range(
+        self, features: Mapping[str, float], feature: str, low: float, high: float
+    ) -> tuple[float, float]:
+        """The lowest and highest support over any value of ``feature`` in ``[low, high]``, the other features
+        fixed: the logistic model is monotone in each feature, so both are reached at the range's ends."""
+        ends = self.support({**features, feature: low}), self.support({**features, feature: high})
+        return min(ends), max(ends)
+
     def aggregate(self, supports: Sequence[float]) -> float:
         """The answer's faithfulness from its counted claims' supports (1.0 when nothing counts)."""
         if not supports:

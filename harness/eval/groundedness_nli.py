@@ -186,5 +186,11 @@ class NliGroundednessScorer:
         """One answer at a time (each answer's pairs are batched by ``self.batch_size``)."""
         return [self.score(*item) for item in items]
 
+    def decide_many(
+        self, items: Sequence[tuple[str, Sequence[str], str]], threshold: float | None = None
+    ) -> list[Groundedness]:
+        """Exact scores: an entailment model has no cheap bound to decide without it."""
+        return self.score_many(items)
+
 
 __all__ = ["NliGroundednessScorer", "entailment_index"]

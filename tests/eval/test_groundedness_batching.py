@@ -100,3 +100,32 @@ def test_prose_sentences_drop_headings_and_markers_and_short_fragments() -> None
         "Quoted rules apply.",
     ]
     assert LIST_MARKER.sub("", "• Breakfast included") == "Breakfast included"
+
+
+def test_decisions_call_minilm_only_where_it_can_change_them(minilm) -> None:
+    exact = GroundednessScorer(minilm).score_many(ITEMS)
+    recording = RecordingEmbedder(minilm)
+    scorer = GroundednessScorer(recording)
+    decided = scorer.decide_many(ITEMS)
+    threshold = scorer.model.faithfulness_threshold
+    assert [g.faithfulness < threshold for g in decided] == [g.faithfulness < threshold for g in exact]
+    skipped = [i for i, g in enumerate(decided) if not g.exact]
+    assert skipped and len(skipped) < len(ITEMS) - 1  # some answers need MiniLM, some do not
+    embedded = {t for call in recording.calls for t in call}
+    for g, want in zip(decided, exact, strict=True):
+        if g.exact:
+            assert g.faithfulness == pytest.approx(want.faithfulness, abs=2e-6)
+            continue
+        low, high = g.faithfulness_range or (2.0, -1.0)
+        assert low == g.faithfulness <= want.faithfulness <= high
+        assert {c.claim for c in g.unsupported} <= {c.claim for c in want.unsupported}
+        for claim, full in zip(g.claims, want.claims, strict=True):
+            if claim.support_range is not None:  # not embedded; its range holds the exact support
+                assert claim.support_range[0] <= full.support <= claim.support_range[1]
+                assert "semantic" not in claim.features and claim.claim not in embedded
+    # A threshold inside an open answer's range: its claims are embedded until the decision is known.
+    first = skipped[0]
+    low, high = decided[first].faithfulness_range or (0.0, 0.0)
+    for threshold in (low + (high - low) / 3, high - (high - low) / 3):
+        again = GroundednessScorer(minilm).decide_many(ITEMS[first : first + 1], threshold)[0]
+        assert (again.faithfulness < threshold) == (exact[first].faithfulness < threshold)
