@@ -27,15 +27,14 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from harness.errors import ConfigError
+from harness.registry import Registry, RegistryConfig
 from harness.targets.config import EXTERNAL_KINDS, TargetConfig
 from harness.yaml_errors import load_model_from_yaml
 
@@ -133,68 +132,28 @@ class SentenceTransformersEmbedderConfig(StrictModel):
 EmbedderConfig = SentenceTransformersEmbedderConfig
 
 
-class FaissRetrieverConfig(StrictModel):
-    backend: Literal["faiss"] = "faiss"
-    index: Literal["flat-ip"] = Field(
-        "flat-ip", description="Exact inner product on L2-normalised embeddings."
-    )
+class RetrieverConfigBase(StrictModel):
+    """What every retriever backend's config has. Each backend's model subclasses it with
+    ``backend: Literal["<name>"]`` in the backend's own module and registers with it in
+    :data:`harness.pipeline.retrievers.RETRIEVERS` (faiss, torch, faiss-gpu, or an entry point's)."""
+
+    backend: str
     top_k: int = Field(5, ge=1, le=100)
     index_dir: ScenarioPath | None = Field(
         None, description="Where the index persists; default: the rag-harden cache."
     )
 
 
-class TorchRetrieverConfig(StrictModel):
-    """Exact inner-product search on torch tensors (harness/pipeline/torch_retriever.py), chunked over the
-    corpus."""
+def _retrievers() -> Registry[Any, Any]:
+    from harness.pipeline.retrievers import RETRIEVERS
 
-    backend: Literal["torch"] = "torch"
-    top_k: int = Field(5, ge=1, le=100)
-    index_dir: ScenarioPath | None = Field(
-        None, description="Where the index persists; default: the rag-harden cache."
-    )
-    device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="auto: CUDA when there is one, else the CPU."
-    )
-    dtype: Literal["fp32", "fp16", "bf16"] = Field(
-        "fp32", description="Precision of the stored vectors and scores."
-    )
-    chunk_rows: int = Field(
-        1_048_576,
-        ge=1024,
-        le=1 << 30,
-        description="Corpus rows scored per step (a running top-k is kept across steps).",
-    )
+    return RETRIEVERS
 
 
-class FaissGpuRetrieverConfig(StrictModel):
-    """faiss ``IndexFlatIP`` on a CUDA device (the optional ``faiss-gpu`` extra); persisted as a faiss CPU
-    index."""
-
-    backend: Literal["faiss-gpu"] = "faiss-gpu"
-    top_k: int = Field(5, ge=1, le=100)
-    index_dir: ScenarioPath | None = Field(
-        None, description="Where the index persists; default: the rag-harden cache."
-    )
-    gpu_id: int = Field(0, ge=0, le=64)
-
-
-def _retriever_backend(value: Any) -> str:
-    """The union's tag; a retriever block without ``backend:`` is faiss, as it was before there were
-    others."""
-    if isinstance(value, dict):
-        return str(value.get("backend", "faiss"))
-    return str(getattr(value, "backend", "faiss"))
-
-
-RetrieverConfig = Annotated[
-    Union[
-        Annotated[FaissRetrieverConfig, Tag("faiss")],
-        Annotated[TorchRetrieverConfig, Tag("torch")],
-        Annotated[FaissGpuRetrieverConfig, Tag("faiss-gpu")],
-    ],
-    Discriminator(_retriever_backend),
-]
+# `pipeline.retriever`: validated by the model the registered backend named in `backend:` declares (a block
+# without `backend:` is faiss, as it was before there were others).
+_RETRIEVER = RegistryConfig(_retrievers, base=RetrieverConfigBase, default="faiss")
+RetrieverConfig = Annotated[RetrieverConfigBase, _RETRIEVER]
 
 
 class TransformersGeneratorConfig(StrictModel):
@@ -271,7 +230,7 @@ class PipelineConfig(StrictModel):
         description="Golden items answered per call to the pipeline in bench and eval (1: one at a time).",
     )
     embedder: EmbedderConfig = SentenceTransformersEmbedderConfig()
-    retriever: RetrieverConfig = FaissRetrieverConfig()
+    retriever: RetrieverConfig = Field(default_factory=lambda: _RETRIEVER.validate({}))
     generator: GeneratorConfig = ExtractiveGeneratorConfig()
     prompt: PromptConfig = PromptConfig()
 
@@ -707,7 +666,7 @@ class Scenario(StrictModel):
     description: str = ""
     corpus: CorpusConfig
     golden_set: ScenarioPath
-    pipeline: PipelineConfig = PipelineConfig()
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     target: TargetConfig | None = Field(
         None,
         description="The system under test when it is not the reference pipeline: `kind: http` (your RAG "
@@ -814,8 +773,6 @@ __all__ = [
     "ChunkingConfig",
     "CorpusConfig",
     "ExtractiveGeneratorConfig",
-    "FaissGpuRetrieverConfig",
-    "FaissRetrieverConfig",
     "GpuBenchConfig",
     "GuardConfig",
     "InjectionGuardConfig",
@@ -826,9 +783,10 @@ __all__ = [
     "OpenAIGeneratorConfig",
     "PipelineConfig",
     "PromptConfig",
+    "RetrieverConfig",
+    "RetrieverConfigBase",
     "Scenario",
     "SentenceTransformersEmbedderConfig",
-    "TorchRetrieverConfig",
     "TransformersGeneratorConfig",
     "load_scenario",
     "scenario_json_schema",

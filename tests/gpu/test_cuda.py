@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.config import ChunkingConfig, FaissRetrieverConfig, TorchRetrieverConfig
+from harness.config import ChunkingConfig
+from harness.pipeline.retrievers.faiss_flat import FaissRetrieverConfig
+from harness.pipeline.retrievers.torch_exact import TorchRetrieverConfig
 
 pytestmark = pytest.mark.gpu
 

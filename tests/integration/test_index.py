@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import ChunkingConfig, FaissRetrieverConfig
+from harness.config import ChunkingConfig
+from harness.pipeline.retrievers.faiss_flat import FaissRetrieverConfig
 from harness.pipeline.documents import chunk_documents, load_documents
 from harness.pipeline.index_store import open_index
 from tests.fakes import CountingEmbedder

@@ -10,7 +10,7 @@ import pytest
 from harness.config import load_scenario
 from harness.eval.answers import AnswerScorer
 from harness.pipeline.documents import chunk_documents, load_documents
-from harness.pipeline.faiss_index import FlatIPIndex
+from harness.pipeline.retrievers.faiss_flat import FlatIPIndex
 from harness.pipeline.rag import RagPipeline
 from harness.results import ItemResult
 from harness.flow import score_scenario

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.config import ChunkingConfig, FaissRetrieverConfig, TorchRetrieverConfig, load_scenario
+from harness.config import ChunkingConfig, load_scenario
+from harness.pipeline.retrievers.faiss_flat import FaissRetrieverConfig
+from harness.pipeline.retrievers.torch_exact import TorchRetrieverConfig
 from harness.eval.retrieval import metric_ks, retrieval_scores
 from harness.flow import score_scenario
 from harness.golden import load_golden_set

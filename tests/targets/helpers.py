@@ -52,7 +52,7 @@ def extractive_pipeline(corpus: list[Path], embedder: Any, chunking: Any = None)
     generator: what the served tests put behind ``harness.serve.create_app``."""
     from harness.config import ChunkingConfig, ExtractiveGeneratorConfig, PipelineConfig
     from harness.pipeline.documents import chunk_documents, load_documents
-    from harness.pipeline.faiss_index import FlatIPIndex
+    from harness.pipeline.retrievers.faiss_flat import FlatIPIndex
     from harness.pipeline.generators.extractive import ExtractiveGenerator
     from harness.pipeline.rag import RagPipeline
 

@@ -7,7 +7,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from harness.config import FaissRetrieverConfig, PipelineConfig, TorchRetrieverConfig
+from harness.config import PipelineConfig
+from harness.pipeline.retrievers.faiss_flat import FaissRetrieverConfig
+from harness.pipeline.retrievers.torch_exact import TorchRetrieverConfig
 from harness.errors import BackendUnavailable
 from harness.pipeline.retrievers import RETRIEVERS
 from harness.torch_search import exact_topk, step_rows

@@ -5,13 +5,21 @@ manifest)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from harness.config import FaissRetrieverConfig
+from harness.config import RetrieverConfigBase
 from harness.pipeline.retrievers import RETRIEVERS, RetrieverBackend
 from harness.registry import BuildContext
+
+
+class FaissRetrieverConfig(RetrieverConfigBase):
+    backend: Literal["faiss"] = "faiss"
+    index: Literal["flat-ip"] = Field(
+        "flat-ip", description="Exact inner product on L2-normalised embeddings."
+    )
 
 
 class FlatIPIndex:
@@ -36,6 +44,10 @@ class FlatIPIndex:
         return cls(faiss.read_index(str(folder / "index.faiss")))
 
     @property
+    def faiss_index(self) -> Any:
+        return self._index
+
+    @property
     def size(self) -> int:
         return int(self._index.ntotal)
 
@@ -49,11 +61,11 @@ class FlatIPIndex:
         faiss.write_index(self._index, str(folder / "index.faiss"))
 
 
-@RETRIEVERS.register("faiss")
+@RETRIEVERS.register("faiss", config=FaissRetrieverConfig)
 def build(config: FaissRetrieverConfig, *, ctx: BuildContext) -> RetrieverBackend:
     return RetrieverBackend(
         name="faiss", kind=config.index, build=FlatIPIndex.from_vectors, load=FlatIPIndex.load
     )
 
 
-__all__ = ["FlatIPIndex"]
+__all__ = ["FaissRetrieverConfig", "FlatIPIndex"]

@@ -1,28 +1,44 @@
-"""The ``torch`` retriever backend: exact inner product on torch tensors, on CUDA when there is one, else the
-CPU.
+"""The ``torch`` retriever backend: exact inner product on torch tensors, on CUDA when there is one, else
+the CPU.
 
 Search is :func:`harness.torch_search.exact_topk` (chunked over the corpus, running top-k). The index folder
-holds
-``vectors.npy`` (float32, as embedded, whatever the search dtype) next to the manifest and chunks that
+holds ``vectors.npy`` (float32, as embedded, whatever the search dtype) next to the manifest and chunks that
 :mod:`harness.pipeline.index_store` writes; the content hash and staleness rules are that module's, with
 ``torch-exact-ip`` as the index kind, so a folder built by another backend is rebuilt rather than misread.
-Device and
-dtype are search settings, not part of the hash: an index built on a CPU loads on a GPU unchanged.
+Device and dtype are search settings, not part of the hash: an index built on a CPU loads on a GPU unchanged.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
+from harness.config import RetrieverConfigBase
 from harness.errors import BackendUnavailable
 from harness.pipeline.retrievers import RETRIEVERS, RetrieverBackend
 from harness.registry import BuildContext
 
-if TYPE_CHECKING:
-    from harness.config import TorchRetrieverConfig
+
+class TorchRetrieverConfig(RetrieverConfigBase):
+    """Exact inner-product search on torch tensors, chunked over the corpus."""
+
+    backend: Literal["torch"] = "torch"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when there is one, else the CPU."
+    )
+    dtype: Literal["fp32", "fp16", "bf16"] = Field(
+        "fp32", description="Precision of the stored vectors and scores."
+    )
+    chunk_rows: int = Field(
+        1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="Corpus rows scored per step (a running top-k is kept across steps).",
+    )
+
 
 VECTORS_FILE = "vectors.npy"
 INDEX_KIND = "torch-exact-ip"
@@ -73,7 +89,7 @@ class TorchExactIndex:
         }
 
 
-@RETRIEVERS.register("torch")
+@RETRIEVERS.register("torch", config=TorchRetrieverConfig)
 def build(config: TorchRetrieverConfig, *, ctx: BuildContext) -> RetrieverBackend:
     if config.device == "cuda":
         import torch
@@ -91,4 +107,4 @@ def build(config: TorchRetrieverConfig, *, ctx: BuildContext) -> RetrieverBacken
     )
 
 
-__all__ = ["INDEX_KIND", "TorchExactIndex"]
+__all__ = ["INDEX_KIND", "TorchExactIndex", "TorchRetrieverConfig"]
