@@ -87,3 +87,43 @@ def test_item_values_are_what_the_regression_gate_pairs(scenario) -> None:
     assert item_value(item(1, error="x"), "retrieval.mrr", ctx) is None
     assert item_value(item(1, error="x"), "run.error_rate", ctx) == 1.0
     assert item_value(item(1), "no.such.metric", ctx) is None
+
+
+def test_a_toy_metric_is_one_catalogue_entry(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a newcomer adds for a new metric: one MetricSpec. Names, assert validation, group, direction,
+    aggregation, the regression gate and the assert verdict all follow from it."""
+    import harness.metrics
+    from harness.errors import ConfigError
+    from harness.eval.regression import compare
+    from harness.metrics import MetricSpec
+    from harness.summary import evaluate_asserts
+
+    toy = MetricSpec("answer.length_chars", "answer", "lower", "chars", "Characters in an answered item's answer.",
+                     item_value=lambda it, ctx: None if it.declined else float(len(it.answer)), paired=True)
+    monkeypatch.setattr(harness.metrics, "CATALOGUE", (*CATALOGUE, toy))
+    path = tmp_path / "s.yaml"
+
+    def scenario_asserting(metric: str):
+        path.write_text(f"corpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\n"
+                        f"golden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
+                        f"asserts: [{{metric: {metric}, max: 10}}]\n")
+        return load_scenario(path)
+
+    scenario = scenario_asserting("answer.length_chars")
+    assert "answer.length_chars" in available_metrics(scenario)
+    assert (group_of("answer.length_chars"), direction("answer.length_chars")) == ("answer", "lower")
+    assert gated_metrics(["answer.length_chars", "latency.total.p50_ms"]) == ["answer.length_chars"]
+
+    short = [item(1, answer="abcd"), item(2, answer="abcdefgh"), item(3, declined=True, answer="no")]
+    metrics, _ = aggregate_items(short, scenario)
+    assert metrics["answer.length_chars"] == 6.0  # the declined item does not count
+    assert [r.passed for r in evaluate_asserts(scenario, metrics)] == [True]
+    longer = [item(i, answer="x" * (40 + i)) for i in range(1, 9)]
+    base = [item(i, answer="x" * (4 + i % 3)) for i in range(1, 9)]
+    assert [r.passed for r in evaluate_asserts(scenario, aggregate_items(longer, scenario)[0])] == [False]
+    gate = compare("answer.length_chars", base, longer, tolerance=1.0, faithfulness_threshold=0.5)
+    assert gate.regressed and not gate.higher_is_better  # longer is worse for a lower-is-better metric
+    assert not compare("answer.length_chars", longer, base, tolerance=1.0, faithfulness_threshold=0.5).regressed
+
+    with pytest.raises(ConfigError, match=r"unknown metric 'answer\.lenght_chars'.*did you mean answer\.length_chars"):
+        scenario_asserting("answer.lenght_chars")
