@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Protocol
 
 from harness.errors import BackendUnavailable, HardenError
@@ -30,6 +31,8 @@ class ScoresAnswers(Protocol):
 
 class ScoresGroundedness(Protocol):
     def score(self, answer: str, passages: Sequence[str], question: str = "") -> Any: ...
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[str], str]]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -66,30 +69,50 @@ def score_item(example: GoldenExample, parts: BenchComponents, ks: Sequence[int]
     return score_answer(example, parts.pipeline.answer(example.user_input), parts, ks)
 
 
-def score_answer(
-    example: GoldenExample, result: Any, parts: BenchComponents, ks: Sequence[int]
-) -> ItemResult:
-    """Score the system's answer to one golden item. Questions and answers are stored through
-    ``parts.redact``."""
-    # An external target (harness.targets) may return no document ids (then no retrieval metrics) and no
-    # contexts (then groundedness is scored against the golden set's reference_contexts, and says so).
-    external = getattr(result, "target_kind", None) is not None
+def _contexts(example: GoldenExample, result: Any) -> tuple[list[str], str | None]:
+    """What an answer is grounded against, and, for an external target, where that came from: an external
+    target (harness.targets) may return no contexts, then groundedness is scored against the golden set's
+    reference_contexts, and says so."""
+    if getattr(result, "target_kind", None) is None:
+        return [p.text for p in result.passages], None
     contexts = [p.text for p in result.passages if p.text]
-    grounded_against = "target" if external else None
-    if external and not contexts:
-        contexts, grounded_against = list(example.reference_contexts), "reference_contexts"
+    return (contexts, "target") if contexts else (list(example.reference_contexts), "reference_contexts")
+
+
+def _declined(result: Any) -> bool:
+    return is_declined(result.answer) or result.blocked is not None
+
+
+def groundedness_input(
+    example: GoldenExample, result: Any, parts: BenchComponents
+) -> tuple[str, list[str], str] | None:
+    """``(answer, contexts, question)`` the groundedness scorer reads for this answer, or None when it is not
+    scored (no scorer, a declined or blocked answer, an external target with nothing to ground against)."""
+    contexts, _ = _contexts(example, result)
+    external = getattr(result, "target_kind", None) is not None
+    if parts.groundedness is None or _declined(result) or (external and not contexts):
+        return None
+    return strip_citations(result.answer), contexts, example.user_input
+
+
+def score_answer(
+    example: GoldenExample, result: Any, parts: BenchComponents, ks: Sequence[int], grounded: Any = None
+) -> ItemResult:
+    """Score the system's answer to one golden item; ``grounded`` is its groundedness when already scored
+    (in a batch), else it is scored here. Questions and answers are stored through ``parts.redact``."""
+    # An external target (harness.targets) may return no document ids (then no retrieval metrics).
+    contexts, grounded_against = _contexts(example, result)
     retrieval = None
     if example.reference_doc_ids and getattr(result, "doc_ids_returned", True):
         retrieval = retrieval_scores([p.doc_id for p in result.passages], example.reference_doc_ids, ks)
     answer_scores = None
     if example.answerable and example.reference:
         answer_scores = parts.scorer.score(example.reference, strip_citations(result.answer))
-    declined = is_declined(result.answer) or result.blocked is not None
+    declined = _declined(result)
     faithfulness, unsupported = None, []
-    if not external:
-        contexts = [p.text for p in result.passages]
-    if parts.groundedness is not None and not declined and (contexts or not external):
-        g = parts.groundedness.score(strip_citations(result.answer), contexts, example.user_input)
+    scored_input = groundedness_input(example, result, parts)
+    if scored_input is not None and parts.groundedness is not None:
+        g = grounded if grounded is not None else parts.groundedness.score(*scored_input)
         faithfulness = g.faithfulness
         unsupported = [
             {
@@ -178,19 +201,80 @@ def _batches(examples: Sequence[GoldenExample], size: int) -> Iterator[Sequence[
         yield examples[start : start + size]
 
 
+def _grounded_batch(
+    answered: Sequence[tuple[GoldenExample, Any]], parts: BenchComponents, log: Callable[[str], None]
+) -> list[Any]:
+    """The groundedness of each answered item, scored together (one embedding call for their claims and
+    sentences); None where not scored, or for all if the batch fails (each item is then scored on its own, so
+    one bad item fails only itself)."""
+    inputs = [groundedness_input(example, answer, parts) for example, answer in answered]
+    wanted = [x for x in inputs if x is not None]
+    if parts.groundedness is None or len(wanted) < 2:
+        return [None] * len(answered)
+    try:
+        scored = iter(parts.groundedness.score_many(wanted))
+    except (HardenError, ValueError, RuntimeError) as exc:
+        log(f"groundedness of {len(wanted)} answers failed ({type(exc).__name__}); scoring one at a time")
+        return [None] * len(answered)
+    return [None if x is None else next(scored) for x in inputs]
+
+
 def iter_scored(
     examples: Sequence[GoldenExample],
     parts: BenchComponents,
     ks: Sequence[int],
     *,
     batch_size: int = 1,
+    score_batch: int = 8,
     log: Callable[[str], None] = lambda _m: None,
 ) -> Iterator[ItemResult]:
     """Answer and score ``examples`` in order, ``batch_size`` questions at a time (one batched call to the
-    system
-    under test per batch). An item that fails is yielded with its error; a :class:`BackendUnavailable` yields
-    the
-    failing item with ``aborts_run`` set and ends the iteration."""
+    system under test per batch). With a groundedness scorer, the groundedness of ``max(score_batch,
+    batch_size)`` answered items is scored together (one embedding call), so an interrupted run has up to
+    ``score_batch - 1`` answered but unscored items to answer again on resume. An item that fails is yielded
+    with its error; a :class:`BackendUnavailable` yields the failing item with ``aborts_run`` set and ends
+    the iteration."""
+    chunk = max(score_batch, batch_size) if parts.groundedness is not None else batch_size
+    answered: list[tuple[GoldenExample, Any]] = []
+    for item in _answered(examples, parts, batch_size, log):
+        if not isinstance(item, ItemResult):
+            answered.append(item)
+            if len(answered) < chunk:
+                continue
+        # a full batch, or an item that could not be answered: the ones before it first, in order
+        failed = [item] if isinstance(item, ItemResult) else []
+        for scored in chain(_scored(answered, parts, ks, log), failed):
+            yield scored
+            if scored.aborts_run:
+                return
+        answered = []
+    yield from _scored(answered, parts, ks, log)
+
+
+def _scored(
+    answered: Sequence[tuple[GoldenExample, Any]],
+    parts: BenchComponents,
+    ks: Sequence[int],
+    log: Callable[[str], None],
+) -> Iterator[ItemResult]:
+    """Score answered items in order; a :class:`BackendUnavailable` (a leak or attack probe asks the
+    system again) yields the failing item with ``aborts_run`` set and ends the iteration."""
+    for (example, answer), grounded in zip(answered, _grounded_batch(answered, parts, log), strict=True):
+        try:
+            yield score_answer(example, answer, parts, ks, grounded)
+        except BackendUnavailable as exc:
+            yield error_item(example, parts, exc, aborts=True)
+            return
+        except (HardenError, ValueError, RuntimeError) as exc:
+            log(f"item {example.id}: {type(exc).__name__}: {exc}")
+            yield error_item(example, parts, exc)
+
+
+def _answered(
+    examples: Sequence[GoldenExample], parts: BenchComponents, batch_size: int, log: Callable[[str], None]
+) -> Iterator[tuple[GoldenExample, Any] | ItemResult]:
+    """Each example with the system's answer, in order, or the error item of one that could not be answered
+    (with ``aborts_run`` set, and the last, when the backend is unreachable)."""
     for batch in _batches(examples, batch_size):
         try:
             answers = (
@@ -204,20 +288,15 @@ def iter_scored(
         except (HardenError, ValueError, RuntimeError) as exc:
             if len(batch) > 1:  # answer one by one, so one bad item does not fail its batch
                 log(f"batch of {len(batch)} failed ({type(exc).__name__}); answering one at a time")
-                yield from iter_scored(batch, parts, ks, batch_size=1, log=log)
+                for one in _answered(batch, parts, 1, log):
+                    yield one
+                    if isinstance(one, ItemResult) and one.aborts_run:
+                        return
                 continue
             log(f"item {batch[0].id}: {type(exc).__name__}: {exc}")
             yield error_item(batch[0], parts, exc)
             continue
-        for example, answer in zip(batch, answers, strict=True):
-            try:
-                yield score_answer(example, answer, parts, ks)
-            except BackendUnavailable as exc:
-                yield error_item(example, parts, exc, aborts=True)
-                return
-            except (HardenError, ValueError, RuntimeError) as exc:
-                log(f"item {example.id}: {type(exc).__name__}: {exc}")
-                yield error_item(example, parts, exc)
+        yield from zip(batch, answers, strict=True)
 
 
 __all__ = ["AnswersPipeline", "BenchComponents", "error_item", "iter_scored", "score_answer", "score_item"]

@@ -94,6 +94,33 @@ class FailingGenerator:
         return {"backend": "fake-failing"}
 
 
+class OverlapGroundedness:
+    """A deterministic groundedness scorer (the ``ScoresGroundedness`` seam): faithfulness is the share of the
+    answer's words found in the passages. An answer containing ``bad`` raises ValueError. ``calls`` records
+    how many answers each call scored."""
+
+    def __init__(self, bad: str | None = None) -> None:
+        self.bad = bad
+        self.calls: list[int] = []
+
+    def score(self, answer: str, passages: Sequence[str], question: str = "") -> Any:
+        self.calls.append(1)
+        return self._one(answer, passages)
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64) -> list[Any]:
+        self.calls.append(len(items))
+        return [self._one(answer, passages) for answer, passages, _ in items]
+
+    def _one(self, answer: str, passages: Sequence[str]) -> Any:
+        from harness.eval.groundedness import Groundedness
+
+        if self.bad is not None and self.bad in answer:
+            raise ValueError("unscorable answer")
+        words, context = answer.lower().split(), " ".join(passages).lower()
+        share = sum(w in context for w in words) / max(len(words), 1)
+        return Groundedness(faithfulness=round(share, 6), claims=[], unsupported=[])
+
+
 def unreachable(url: str) -> BackendUnavailable:
     return BackendUnavailable(f"cannot reach generator endpoint {url}: connection refused")
 
