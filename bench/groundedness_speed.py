@@ -1,23 +1,33 @@
 """Milliseconds per answer of the offline groundedness scorer on this machine's CPU, models loaded.
 
-Run: python -m bench.groundedness_speed [--dataset PATH ...] [--limit N] [--modes batched,warm,cold]
-[--threads N] [--out runs/groundedness-speed.json]
+Run: python -m bench.groundedness_speed [--dataset PATH ...] [--demo-run] [--limit N]
+[--modes batched,batched8,warm,cold,decide,decide-warm] [--threads N] [--out runs/groundedness-speed.json]
 
 Data sets, each timed on its own: ``demo_golden`` (the default golden set's reference answers against their
 reference documents, the realistic batch: passages recur across questions), then by default
 ``../shared/benchmarks/halueval_qa_dev.jsonl`` (short QA answers) and ``golden_sets/long_answers.jsonl``
-(multi-sentence answers); ``--dataset`` takes any file `rag-harden calibrate` reads instead.
+(multi-sentence answers); ``--dataset`` takes any file `rag-harden calibrate` reads instead, ``--demo-run``
+the default scenario's golden questions answered by the extractive generator against the passages it
+retrieved (what `rag-harden run` scores; the generator's own sentence vectors are not shared with the
+scorer here).
 
 Modes, each with a fresh scorer (the one loaded MiniLM is shared):
 
 - ``batched``: :meth:`GroundednessScorer.score_many` over the data set (what `rag-harden calibrate` does);
+- ``batched8``: ``score_many`` in batches of 8 answers (what a run does, :func:`harness.runner.iter_scored`);
 - ``warm``: one answer at a time, the scorer's cache kept across answers (what a run does, item by item);
-- ``cold``: one answer at a time, the cache emptied before each answer (every passage sentence is new).
+- ``cold``: one answer at a time, the cache emptied before each answer (every passage sentence is new);
+- ``decide``: :meth:`GroundednessScorer.decide_many` over the data set: the same decisions, MiniLM called
+  only for the claims whose semantic feature can change one (the faithfulness of a result with a skipped
+  claim is a lower bound, not a score);
+- ``decide-warm``: ``decide`` one answer at a time, the cache kept (what a guard on served answers does).
 
 Printed per mode: CPU ms per answer (process time: the honest figure on a shared machine) and wall ms per
-answer (mean, and p50/p95 per answer for the one-at-a-time modes), and the largest difference of any
-answer's faithfulness from the first mode's (the modes must agree up to float noise of the embeddings). The
-1-minute load average is printed and written with the figures: on a busy machine wall times are inflated.
+answer (mean, and p50/p95 per answer for the one-at-a-time modes), the largest difference of any exact
+answer's faithfulness from the first mode's (the modes must agree up to float noise of the embeddings), the
+number of answers whose decision at the model's threshold differs from the first mode's (must be 0), and
+the share of answers scored exactly. The 1-minute load average is printed and written with the figures: on
+a busy machine wall times are inflated.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
-MODES = ("batched", "warm", "cold")
+MODES = ("batched", "batched8", "warm", "cold", "decide", "decide-warm")
 Item = tuple[str, list[str], str]  # (answer, passages, question)
 
 
@@ -53,42 +63,64 @@ def demo_golden() -> list[Item]:
     return out
 
 
+def demo_run() -> list[Item]:
+    """The default scenario's golden questions answered by the extractive generator, each with the passages
+    it retrieved, as the runner gives them to the scorer (declined answers are not scored)."""
+    from harness.config import ExtractiveGeneratorConfig, load_scenario
+    from harness.golden import load_golden_set
+    from harness.pipeline.rag import build_pipeline
+    from harness.runner import groundedness_input
+
+    scenario = load_scenario(REPO / "scenarios" / "default.yaml")
+    extractive = scenario.pipeline.model_copy(update={"generator": ExtractiveGeneratorConfig()})
+    pipeline = build_pipeline(scenario.model_copy(update={"pipeline": extractive}))
+    examples = load_golden_set(scenario.golden_set)
+    items = [groundedness_input(e, pipeline.answer(e.user_input)) for e in examples]
+    return [(a, list(p), q) for a, p, q in (x for x in items if x is not None)]
+
+
 def dataset_items(path: Path) -> list[Item]:
     from harness.eval.calibration import load_cases
 
     return [(c.answer, c.context, c.question) for c in load_cases(path)]
 
 
-def run_mode(scorer: Any, items: Sequence[Item], mode: str) -> tuple[list[float], dict[str, float]]:
-    """Faithfulness of each item and the figures of one mode."""
+def run_mode(scorer: Any, items: Sequence[Item], mode: str) -> tuple[list[Any], dict[str, float]]:
+    """Each item's :class:`~harness.eval.groundedness.Groundedness` and the figures of one mode."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     per: list[float] = []
-    if mode == "batched":
-        scores = [g.faithfulness for g in scorer.score_many(items)]
+    if mode in ("batched", "batched8"):
+        results = scorer.score_many(items, batch_size=64 if mode == "batched" else 8)
+    elif mode == "decide":
+        results = scorer.decide_many(items)
     else:
-        scores = []
-        for answer, passages, question in items:
+        results = []
+        for item in items:
             if mode == "cold":
                 scorer._cache.clear()
                 scorer._contexts.clear()
             t0 = time.perf_counter()
-            scores.append(scorer.score(answer, passages, question).faithfulness)
+            results += scorer.decide_many([item]) if mode == "decide-warm" else [scorer.score(*item)]
             per.append((time.perf_counter() - t0) * 1e3)
     n = len(items)
     figures = {
         "cpu_ms_per_answer": (time.process_time() - cpu0) * 1e3 / n,
         "wall_ms_per_answer": (time.perf_counter() - wall0) * 1e3 / n,
         "n": float(n),
+        "exact_share": sum(g.exact for g in results) / n,
     }
     if per:
         figures |= {"p50_ms": float(np.percentile(per, 50)), "p95_ms": float(np.percentile(per, 95))}
-    return scores, figures
+    return results, figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--dataset", type=Path, action="append", help="default: demo_golden, HaluEval dev, long"
+    )
+    parser.add_argument(
+        "--demo-run", action="store_true", help="the extractive pipeline's answers to the demo"
     )
     parser.add_argument("--limit", type=int, default=None, help="first N answers of each data set")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
@@ -109,8 +141,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sets: dict[str, list[Item]] = {}
-    if args.dataset:
-        sets = {p.stem: dataset_items(p) for p in args.dataset}
+    if args.dataset or args.demo_run:
+        sets = {p.stem: dataset_items(p) for p in args.dataset or []}
+        sets |= {"demo_run": demo_run()} if args.demo_run else {}
     else:
         sets["demo_golden"] = demo_golden()
         for p in (SHARED / "halueval_qa_dev.jsonl", REPO / "golden_sets" / "long_answers.jsonl"):
@@ -125,17 +158,27 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}, load average {load:.1f}, {os.cpu_count()} CPUs")
     for name, items in sets.items():
         items = items[: args.limit]
-        first: list[float] | None = None
+        first: list[Any] | None = None
         for mode in modes:
-            scores, fig = run_mode(GroundednessScorer(embedder), items, mode)
-            first = scores if first is None else first
-            fig["max_abs_diff_vs_" + modes[0]] = float(np.max(np.abs(np.subtract(scores, first))))
+            scorer = GroundednessScorer(embedder)
+            got, fig = run_mode(scorer, items, mode)
+            first = got if first is None else first
+            threshold = scorer.model.faithfulness_threshold
+            pairs = list(zip(got, first, strict=True))
+            fig["max_abs_diff_vs_" + modes[0]] = max(
+                (abs(g.faithfulness - f.faithfulness) for g, f in pairs if g.exact), default=0.0
+            )
+            fig["decisions_differing_vs_" + modes[0]] = float(
+                sum((g.faithfulness < threshold) != (f.faithfulness < threshold) for g, f in pairs)
+            )
             results[f"{name}/{mode}"] = fig
             spread = f"  p50 {fig['p50_ms']:7.1f}  p95 {fig['p95_ms']:7.1f}" if "p50_ms" in fig else ""
             print(
                 f"{name + '/' + mode:26s} CPU {fig['cpu_ms_per_answer']:7.1f} ms/answer  wall "
-                f"{fig['wall_ms_per_answer']:7.1f}{spread}  max |d faithfulness| "
-                f"{fig['max_abs_diff_vs_' + modes[0]]:.1e}  ({len(items)} answers)",
+                f"{fig['wall_ms_per_answer']:7.1f}{spread}  max |d faithfulness| (exact ones) "
+                f"{fig['max_abs_diff_vs_' + modes[0]]:.1e}  decisions differing "
+                f"{fig['decisions_differing_vs_' + modes[0]]:.0f}  exact {fig['exact_share']:.0%}  "
+                f"({len(items)} answers)",
                 flush=True,
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)

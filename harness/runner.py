@@ -83,14 +83,12 @@ def _declined(result: Any) -> bool:
     return is_declined(result.answer) or result.blocked is not None
 
 
-def groundedness_input(
-    example: GoldenExample, result: Any, parts: BenchComponents
-) -> tuple[str, list[str], str] | None:
+def groundedness_input(example: GoldenExample, result: Any) -> tuple[str, list[str], str] | None:
     """``(answer, contexts, question)`` the groundedness scorer reads for this answer, or None when it is not
-    scored (no scorer, a declined or blocked answer, an external target with nothing to ground against)."""
+    scored (a declined or blocked answer, an external target with nothing to ground against)."""
     contexts, _ = _contexts(example, result)
     external = getattr(result, "target_kind", None) is not None
-    if parts.groundedness is None or _declined(result) or (external and not contexts):
+    if _declined(result) or (external and not contexts):
         return None
     return strip_citations(result.answer), contexts, example.user_input
 
@@ -110,8 +108,8 @@ def score_answer(
         answer_scores = parts.scorer.score(example.reference, strip_citations(result.answer))
     declined = _declined(result)
     faithfulness, unsupported = None, []
-    scored_input = groundedness_input(example, result, parts)
-    if scored_input is not None and parts.groundedness is not None:
+    scored_input = groundedness_input(example, result)
+    if parts.groundedness is not None and scored_input is not None:
         g = grounded if grounded is not None else parts.groundedness.score(*scored_input)
         faithfulness = g.faithfulness
         unsupported = [
@@ -207,7 +205,7 @@ def _grounded_batch(
     """The groundedness of each answered item, scored together (one embedding call for their claims and
     sentences); None where not scored, or for all if the batch fails (each item is then scored on its own, so
     one bad item fails only itself)."""
-    inputs = [groundedness_input(example, answer, parts) for example, answer in answered]
+    inputs = [groundedness_input(example, answer) for example, answer in answered]
     wanted = [x for x in inputs if x is not None]
     if parts.groundedness is None or len(wanted) < 2:
         return [None] * len(answered)
@@ -299,4 +297,12 @@ def _answered(
         yield from zip(batch, answers, strict=True)
 
 
-__all__ = ["AnswersPipeline", "BenchComponents", "error_item", "iter_scored", "score_answer", "score_item"]
+__all__ = [
+    "AnswersPipeline",
+    "BenchComponents",
+    "error_item",
+    "groundedness_input",
+    "iter_scored",
+    "score_answer",
+    "score_item",
+]
