@@ -1,24 +1,43 @@
 """The server's own overhead: `rag-harden serve` in front of a pipeline of fixed latency, under open-loop
 load.
 
-Run: python -m bench.serve_overhead [--rates 50 100 200] [--seconds 10] [--latency-ms 50]
+Run: python -m bench.serve_overhead [--rates 50 100 200] [--seconds 10] [--latency-ms 50] [--repeat 3]
+     [--baseline REV]
 
-The pipeline behind the server sleeps exactly ``latency-ms`` and returns a canned answer, so whatever the
-client
-sees above that is the server's overhead (HTTP, JSON, admission control, thread hand-off, metrics). The load
-generator (locust, open loop, constant arrivals) runs on the same 2-core machine and competes for the CPU, so
-the
-figures are an upper bound of the overhead. Also searches for the highest rate that keeps p99 overhead within
-``--slo-ms`` (default 50 ms) and no errors.
+The pipeline behind the server blocks its pipeline thread for exactly ``latency-ms`` (like a real pipeline's
+model calls) and returns a canned answer, so whatever is left is the server's (HTTP, JSON, admission control,
+the thread hand-off, metrics). Three views of that overhead, side by side, for each rate:
+
+- ``server``: inside the server process, from the ASGI app being called to its last response byte handed to
+  the transport, minus ``latency-ms`` (timestamps taken by a thin ASGI wrapper around the app);
+- ``client``: what the load generator saw from its *actual* send to the end of the response, minus
+  ``latency-ms`` (adds HTTP parsing, the loopback socket and the generator's own receive lag);
+- ``pacing``: how late the generator sent each request (actual minus scheduled send time): its own lag, not
+  the server's. A figure measured from the scheduled send time would add this to the client view.
+
+The load generator (locust, open loop, one greenlet per scheduled arrival) is a process of its own on the same
+machine and competes for the CPU. CPU time per request is load-independent where wall times are not: the
+server's threads (all but this process's main thread, which only waits for the generator) and the generator
+process (its start-up included). The 1-minute load average before and after each run is printed beside it.
+
+``--baseline REV`` measures ``REV`` too, in the same sitting: a git worktree of REV (under the system temp
+folder) gets this file, and each repeat runs the baseline and this checkout back to back, each in a fresh
+process, with the same measurement code.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +45,11 @@ from harness.pipeline.protocols import AnswersPipeline
 
 REPO = Path(__file__).resolve().parent.parent
 
-
 FIXED_ANSWER = "A fixed answer [1]."
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 class FixedLatencyPipeline(AnswersPipeline):
@@ -71,6 +93,34 @@ def fixed_latency_app(latency_ms: float, concurrency: int, answer: str = FIXED_A
     )
 
 
+class ServerClock:
+    """ASGI wrapper: each HTTP request's time in the server (ms), from the app being called to the last body
+    message handed to the server. Keeps the wrapped app's ``state`` (the server's limits are read from it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state = app.state
+        self.samples_ms: list[float] = []
+
+    async def __call__(
+        self,
+        scope: Message,
+        receive: Callable[[], Awaitable[Message]],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.samples_ms.append((time.perf_counter() - started) * 1e3)
+
+        await self.app(scope, receive, timed)
+
+
 def open_loop(url: str, rate: float, seconds: float):
     """Constant-rate open-loop load (locust, its own process) on ``url``'s ``/v1/query``, the questions of
     scenarios/load.yaml's golden set: the :class:`~bench.load.runner.LoadResult`."""
@@ -89,21 +139,49 @@ def open_loop(url: str, rate: float, seconds: float):
     return run_load(scenario.model_copy(update={"load": load}))
 
 
+def server_cpu_s() -> float:
+    """CPU seconds of this process's threads but the main one (the server's loop and pipeline threads)."""
+    import psutil
+
+    main = threading.main_thread().native_id
+    return sum(t.user_time + t.system_time for t in psutil.Process().threads() if t.id != main)
+
+
+def children_cpu_s() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def measure(rate: float, seconds: float, latency_ms: float) -> dict:
+    from bench.records import LatencyDigest
     from harness.serve import BackgroundServer
 
     concurrency = max(4, int(rate * latency_ms / 1000 * 2) + 2)
-    with BackgroundServer(fixed_latency_app(latency_ms, concurrency)) as url:
+    clock = ServerClock(fixed_latency_app(latency_ms, concurrency))
+    load_before = os.getloadavg()[0]
+    with BackgroundServer(clock) as url:
+        server_cpu, generator_cpu = server_cpu_s(), children_cpu_s()
         result = open_loop(url, rate, seconds)
+        server_cpu, generator_cpu = server_cpu_s() - server_cpu, children_cpu_s() - generator_cpu
+    server = LatencyDigest.of(ms - latency_ms for ms in clock.samples_ms).stats()
+    n = max(len(clock.samples_ms), 1)
     return {
         "rate": rate,
         "concurrency": concurrency,
         "sent": result.n_scheduled,
         "achieved_rps": result.achieved_rps,
         "error_rate": result.metrics["load.error_rate"],
-        "added_p50_ms": _minus(result.latency.p50_ms, latency_ms),
-        "added_p99_ms": _minus(result.latency.p99_ms, latency_ms),
+        "server_added_p50_ms": server.p50_ms,
+        "server_added_p99_ms": server.p99_ms,
+        "client_added_p50_ms": _minus(result.service_time.p50_ms, latency_ms),
+        "client_added_p99_ms": _minus(result.service_time.p99_ms, latency_ms),
+        "from_scheduled_added_p99_ms": _minus(result.latency.p99_ms, latency_ms),
+        "pacing_error_p50_ms": result.pacing_error.p50_ms,
         "pacing_error_p99_ms": result.pacing_error.p99_ms,
+        "server_cpu_ms_per_request": server_cpu * 1e3 / n,
+        "generator_cpu_ms_per_request": generator_cpu * 1e3 / n,
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg()[0],
     }
 
 
@@ -111,41 +189,96 @@ def _minus(value: float | None, base: float) -> float | None:
     return None if value is None else value - base
 
 
+def _ms(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value:6.2f}"
+
+
+def row_line(label: str, row: dict) -> str:
+    return (
+        f"{label:>9} {row['rate']:4.0f} req/s: achieved {row['achieved_rps']:5.1f}, errors "
+        f"{row['error_rate']:.3f}; added p50/p99 server {_ms(row['server_added_p50_ms'])} / "
+        f"{_ms(row['server_added_p99_ms'])} ms, client {_ms(row['client_added_p50_ms'])} / "
+        f"{_ms(row['client_added_p99_ms'])} ms; pacing error p50/p99 {_ms(row['pacing_error_p50_ms'])} / "
+        f"{_ms(row['pacing_error_p99_ms'])} ms; CPU per request server "
+        f"{row['server_cpu_ms_per_request']:.2f} ms, generator "
+        f"{row['generator_cpu_ms_per_request']:.2f} ms; load "
+        f"{row['loadavg_before']:.2f}->{row['loadavg_after']:.2f}"
+    )
+
+
+def baseline_checkout(rev: str) -> Path:
+    """A worktree of ``rev`` with this file in it (the same measurement for both revisions)."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True, text=True
+    )
+    if sha.returncode != 0:
+        raise SystemExit(f"--baseline {rev}: not a commit of {REPO} ({sha.stderr.strip()})")
+    path = Path(tempfile.gettempdir()) / f"rag-harden-serve-overhead-{sha.stdout.strip()[:12]}"
+    if not path.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), sha.stdout.strip()],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+    shutil.copyfile(Path(__file__), path / "bench" / "serve_overhead.py")
+    return path
+
+
+def run_child(checkout: Path, rate: float, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh process of ``checkout`` (its ``harness`` and ``bench``)."""
+    argv = [sys.executable, "-m", "bench.serve_overhead", "--row", "--rates", str(rate)]
+    argv += ["--seconds", str(args.seconds), "--latency-ms", str(args.latency_ms)]
+    proc = subprocess.run(argv, cwd=checkout, capture_output=True, text=True, timeout=args.seconds + 300)
+    if proc.returncode != 0:
+        raise SystemExit(f"the run in {checkout} failed (exit {proc.returncode}): {proc.stderr[-800:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--baseline", help="a git revision to measure back to back with this checkout")
     parser.add_argument("--slo-ms", type=float, default=50)
     parser.add_argument("--out", type=Path, default=Path("runs/serve-overhead.json"))
+    parser.add_argument("--row", action="store_true", help=argparse.SUPPRESS)  # one rate, a JSON line out
     args = parser.parse_args()
 
     import harness  # noqa: F401
 
+    if args.row:
+        print(json.dumps(measure(args.rates[0], args.seconds, args.latency_ms)))
+        return
+    checkouts = {"baseline": baseline_checkout(args.baseline)} if args.baseline else {}
+    checkouts["this"] = REPO
     rows = []
-    for rate in args.rates:
-        row = measure(rate, args.seconds, args.latency_ms)
-        rows.append(row)
-        print(
-            f"{rate:6.0f} req/s offered: achieved {row['achieved_rps']:6.1f}, errors "
-            f"{row['error_rate']:.3f}, "
-            f"added p50 {row['added_p50_ms']:7.2f} ms, added p99 {row['added_p99_ms']:7.2f} ms; the load "
-            f"generator's own pacing error p99 {row['pacing_error_p99_ms']:7.2f} ms",
-            flush=True,
-        )
+    for repeat in range(args.repeat):
+        for rate in args.rates:
+            for label, checkout in checkouts.items():
+                if args.baseline:
+                    row = run_child(checkout, rate, args)
+                else:
+                    row = measure(rate, args.seconds, args.latency_ms)
+                rows.append({"revision": label, "repeat": repeat, **row})
+                print(row_line(label, row), flush=True)
     sustained = None
-    for rate in sorted(r["rate"] for r in rows):
-        row = next(r for r in rows if r["rate"] == rate)
-        if row["error_rate"] == 0 and row["added_p99_ms"] is not None and row["added_p99_ms"] <= args.slo_ms:
+    for rate in sorted(set(args.rates)):
+        mine = [r for r in rows if r["rate"] == rate and r["revision"] == "this"]
+        if all(r["error_rate"] == 0 and (r["server_added_p99_ms"] or 0) <= args.slo_ms for r in mine):
             sustained = rate
-    print(f"highest offered rate with no errors and added p99 <= {args.slo_ms:g} ms: {sustained}")
+    print(f"highest offered rate with no errors and server-side added p99 <= {args.slo_ms:g} ms: {sustained}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
             {
                 "benchmark": "serve_overhead",
                 "machine": platform.platform(),
+                "cpus": os.cpu_count(),
                 "generator_latency_ms": args.latency_ms,
+                "baseline": args.baseline,
                 "rows": rows,
                 "sustained_rps": sustained,
             },
