@@ -71,25 +71,38 @@ class Admission:
         self.timed_out = 0
 
     async def run(self, call: Callable[..., T], *args: object, deadline: Deadline) -> T:
-        """``call(*args)`` on a pipeline thread once a slot is free, within ``deadline``."""
+        """``call(*args)`` on a pipeline thread once a slot is free, within ``deadline``.
+
+        One future and one timer per call: the pool's own future wakes the loop when the call ends, the timer
+        when the deadline passes, whichever comes first (``asyncio.wait_for`` over a shielded
+        ``run_in_executor`` made a task, three futures and their callbacks for the same)."""
         await self._acquire(deadline)
         self.running += 1
-        future = asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        work = self._executor.submit(call, *args)
+        work.add_done_callback(lambda _work: _call_from_thread(loop, _wake, woken))
+        timer = loop.call_later(max(deadline.remaining(), 0.001), _wake, woken)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout=max(deadline.remaining(), 0.001))
-        except asyncio.TimeoutError:
-            self.timed_out += 1
-            raise DeadlineExceeded("run", deadline.timeout_s) from None
+            await woken
         finally:
-            if future.done():
+            timer.cancel()
+            if work.done():
                 self._release()
             else:  # timed out or cancelled while the thread still runs: keep its slot until it ends
-                future.add_done_callback(self._release_late)
+                work.add_done_callback(lambda _work: _call_from_thread(loop, self._release))
+        if not work.done():
+            self.timed_out += 1
+            raise DeadlineExceeded("run", deadline.timeout_s)
+        return work.result()
 
     async def _acquire(self, deadline: Deadline) -> None:
         if self.waiting + self.running >= self.max_concurrency + self.max_queue:
             self.refused += 1
             raise Overloaded(self.retry_after_s)
+        if not self._slots.locked():  # a slot is free and nobody queues for one: taken without waiting
+            await self._slots.acquire()
+            return
         self.waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout=max(deadline.remaining(), 0.001))
@@ -103,13 +116,21 @@ class Admission:
         self.running -= 1
         self._slots.release()
 
-    def _release_late(self, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled():
-            future.exception()  # retrieved, so asyncio does not log it (with its message) as never retrieved
-        self._release()
-
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
+def _call_from_thread(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: Any) -> None:
+    """``callback(*args)`` on ``loop`` from a pool thread (dropped once the loop is closed: nobody waits)."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop closed meanwhile
+        pass
 
 
 __all__ = ["Admission", "Deadline", "DeadlineExceeded", "Overloaded"]

@@ -36,7 +36,7 @@ from harness.errors import BackendUnavailable, ConfigError, HardenError
 from harness.pipeline.protocols import AnswersPipeline
 from harness.serving.admission import Admission, Deadline, DeadlineExceeded, Overloaded
 from harness.serving.errors import ApiError, install_error_handlers
-from harness.serving.metrics import STAGES, ServerMetrics
+from harness.serving.metrics import ServerMetrics
 from harness.serving.middleware import HardeningMiddleware
 from harness.serving.models import (
     AssistantMessage,
@@ -188,8 +188,7 @@ def create_app(
         return record(result)
 
     def record(result: Any) -> Any:
-        for stage in STAGES:
-            metrics.stage.labels(stage).observe(getattr(result.timings, f"{stage}_ms") / 1e3)
+        metrics.observe_stages(result.timings)
         for r in result.guard_results:
             for f in r.findings:
                 metrics.findings.labels(r.guard, r.stage, f.entity_type).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 STAGES = ("embed", "search", "generate", "total", "guard_query", "guard_context", "guard_answer")
 SLOW_CLIENT_KINDS = ("header_timeout", "body_timeout")
@@ -42,6 +43,20 @@ class ServerMetrics:
         self.queued = Gauge("rag_harden_queued", "Requests waiting for a pipeline slot", registry=reg)
         self.in_flight.set_function(running)
         self.queued.set_function(waiting)
+        # per request, the labelled children are looked up once, not by labels() (a lock, validation)
+        self._stage_children = [(f"{stage}_ms", self.stage.labels(stage)) for stage in STAGES]
+        self._request_children: dict[tuple[str, int], Any] = {}
+
+    def observe_stages(self, timings: object) -> None:
+        """Each stage's time (``<stage>_ms`` of ``timings``) into the stage histogram."""
+        for attr, child in self._stage_children:
+            child.observe(getattr(timings, attr) / 1e3)
+
+    def count_request(self, endpoint: str, status: int) -> None:
+        child = self._request_children.get((endpoint, status))
+        if child is None:
+            child = self._request_children[endpoint, status] = self.requests.labels(endpoint, str(status))
+        child.inc()
 
     def slow_client(self, kind: str) -> None:
         self.slow_clients.labels(kind).inc()

@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import anyio
 
 from harness.serving.errors import error_body
 from harness.serving.metrics import ServerMetrics
@@ -103,7 +104,7 @@ class HardeningMiddleware:
                 )
         finally:
             if self.metrics is not None and status[0]:
-                self.metrics.requests.labels(route, str(status[0])).inc()
+                self.metrics.count_request(route, status[0])
             access_log.info(
                 "%s %s %s %d body=%dB %.1fms",
                 request_id,
@@ -131,31 +132,31 @@ class HardeningMiddleware:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise self._too_large()
-        deadline = time.monotonic() + self.body_timeout_s
         chunks: list[bytes] = []
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), timeout=max(deadline - time.monotonic(), 0.0))
-            except asyncio.TimeoutError:
-                if self.metrics is not None:
-                    self.metrics.slow_client("body_timeout")
-                raise _Refused(
-                    408,
-                    "request_timeout",
-                    f"request body not received within {self.body_timeout_s:g} s",
-                    {"connection": "close"},
-                ) from None
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size[0] += len(chunk)
-            if self.metrics is not None and chunk:
-                self.metrics.request_bytes.inc(len(chunk))
-            if size[0] > self.max_body_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        try:
+            with anyio.fail_after(self.body_timeout_s):  # one deadline for the whole body, no task per read
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _Disconnected
+                    chunk = message.get("body", b"")
+                    size[0] += len(chunk)
+                    if self.metrics is not None and chunk:
+                        self.metrics.request_bytes.inc(len(chunk))
+                    if size[0] > self.max_body_bytes:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            if self.metrics is not None:
+                self.metrics.slow_client("body_timeout")
+            raise _Refused(
+                408,
+                "request_timeout",
+                f"request body not received within {self.body_timeout_s:g} s",
+                {"connection": "close"},
+            ) from None
 
     def _too_large(self) -> _Refused:
         return _Refused(
