@@ -2,18 +2,26 @@
 in-process loopback server that tests and benchmarks use.
 
 uvicorn's own settings cover what they can: ``timeout_keep_alive`` (idle keep-alive connections),
-``h11_max_incomplete_event_size`` (request line plus headers), ``limit_concurrency`` (open connections;
-then 503), ``access_log=False`` (its access line carries the query string; :mod:`harness.serving.middleware`
-writes one without it). uvicorn has no header read timeout: a client may send half its headers and hold the
-connection for ever. :func:`header_timeout_protocol` adds one to uvicorn's h11 protocol: the headers of each
-request must be complete within ``header_timeout_s`` of the connection opening (or of the first byte of a
-request that follows another on a keep-alive connection), else the connection gets a 408 and is closed, and
-``/metrics`` counts it (``rag_harden_slow_clients_total{kind="header_timeout"}``).
+``limit_concurrency`` (open connections; then 503), ``access_log=False`` (its access line carries the query
+string; :mod:`harness.serving.middleware` writes one without it). uvicorn has no header read timeout: a client
+may send half its headers and hold the connection for ever. :func:`header_timeout_protocol` adds one to
+uvicorn's HTTP protocol: the headers of each request must be complete within ``header_timeout_s`` of the
+connection opening (or of the first byte of a request that follows another on a keep-alive connection), else
+the connection gets a 408 and is closed, and ``/metrics`` counts it
+(``rag_harden_slow_clients_total{kind="header_timeout"}``).
+
+The protocol is httptools (uvicorn's C parser) when it is installed, h11 (pure Python) otherwise: at 200
+req/s in front of a fixed-latency pipeline h11 was about a third of the server's CPU per request
+(``python -m bench.serve_overhead``). Both bound the request line plus headers by ``max_header_bytes`` (then
+uvicorn's 400): h11 through ``h11_max_incomplete_event_size``, httptools by counting in
+:func:`httptools_protocol`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import importlib.util
 import ipaddress
 import threading
 import time
@@ -23,64 +31,169 @@ from typing import Any
 from harness.config import ServeConfig
 
 
-def header_timeout_protocol(header_timeout_s: float, on_timeout: Callable[[str], None] | None = None) -> type:
-    """uvicorn's h11 protocol with a deadline on the request headers."""
-    import asyncio
+class _HeaderDeadline:
+    """The header deadline shared by both protocols: armed when a connection opens and at the first byte of
+    each later request, disarmed once the headers are complete; on expiry a 408 and the connection closed."""
 
-    import h11
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    header_timeout_s: float
+    timeout_reply: bytes
+    timeout_hooks: tuple[Callable[[str], None], ...] = ()  # in a tuple: a function is not bound as a method
+    _header_timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_pending(self) -> bool:
+        raise NotImplementedError
+
+    def _expired(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or not self._headers_pending():
+            return
+        for hook in self.timeout_hooks:
+            hook("header_timeout")
+        self.transport.write(self.timeout_reply)
+        self.transport.close()
+
+
+def _timeout_reply(header_timeout_s: float) -> bytes:
     from harness.serving.errors import error_body
 
     body = error_body("request_timeout", f"request headers not received within {header_timeout_s:g} s", "-")
-    reply = (
+    return (
         b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
         b"content-length: %d\r\n\r\n%s" % (len(body), body)
     )
 
-    class HeaderTimeoutH11Protocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
 
+def h11_protocol(header_timeout_s: float, on_timeout: Callable[[str], None] | None = None) -> type:
+    """uvicorn's h11 protocol (pure Python) with the header deadline; the header size limit is h11's
+    ``max_incomplete_event_size``."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(_HeaderDeadline, H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._header_timer is None and self.conn.their_state is h11.IDLE:
+            if self.conn.their_state is h11.IDLE:
                 self._arm()  # a new request on a kept-alive connection: its headers get the same deadline
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
+            if not self._headers_pending():
                 self._disarm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._header_timer = self.loop.call_later(header_timeout_s, self._expired)
+        def _headers_pending(self) -> bool:
+            return self.conn.their_state is h11.IDLE
 
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _expired(self) -> None:
-            self._header_timer = None
-            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-                return
-            if on_timeout is not None:
-                on_timeout("header_timeout")
-            self.transport.write(reply)
-            self.transport.close()
-
+    _configure(HeaderTimeoutH11Protocol, header_timeout_s, on_timeout)
     return HeaderTimeoutH11Protocol
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+def httptools_protocol(
+    header_timeout_s: float, max_header_bytes: int, on_timeout: Callable[[str], None] | None = None
+) -> type:
+    """uvicorn's httptools protocol (the C parser of Node's llhttp) with the header deadline and a limit on
+    the request line plus headers: over ``max_header_bytes`` the reply is the 400 that h11 gives (uvicorn's
+    "Invalid HTTP request received.") and the connection closes. Counted twice: each parsed piece (URL,
+    header name and value) as the parser hands it over, and every byte received while the headers are still
+    incomplete, so a header that never ends cannot grow past the limit either."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderLimitsHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
+        _in_headers = True  # from the connection's start or a response's end to the next headers' end
+        _received = 0  # bytes received while in the headers
+        _parsed = 0  # bytes of the request line and headers parsed so far
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_headers:
+                self._received += len(data)
+            super().data_received(data)
+            if self._in_headers and self._received > max_header_bytes and not self.transport.is_closing():
+                self.send_400_response("Invalid HTTP request received.")
+
+        def on_message_begin(self) -> None:
+            self._arm()  # a new request on a kept-alive connection: its headers get the same deadline
+            self._in_headers, self._parsed = True, 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            self._in_headers, self._received = False, 0
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            self._in_headers, self._received = True, 0
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _count(self, n: int) -> None:
+            self._parsed += n
+            if self._parsed > max_header_bytes:  # raised inside the parser: uvicorn answers 400 and closes
+                raise _HeadersTooLarge
+
+        def _headers_pending(self) -> bool:
+            return self._in_headers
+
+    _configure(HeaderLimitsHttpToolsProtocol, header_timeout_s, on_timeout)
+    return HeaderLimitsHttpToolsProtocol
+
+
+def _configure(
+    protocol: type[_HeaderDeadline], header_timeout_s: float, on_timeout: Callable[[str], None] | None
+) -> None:
+    protocol.header_timeout_s = header_timeout_s
+    protocol.timeout_hooks = (on_timeout,) if on_timeout is not None else ()
+    protocol.timeout_reply = _timeout_reply(header_timeout_s)
+
+
+def header_timeout_protocol(
+    header_timeout_s: float, on_timeout: Callable[[str], None] | None = None, max_header_bytes: int = 16_384
+) -> type:
+    """The HTTP protocol for uvicorn: httptools (about a third less CPU per request than h11 on the 2-core
+    machine) when it is installed, else h11; both with the header deadline and the header size limit."""
+    if importlib.util.find_spec("httptools") is None:
+        return h11_protocol(header_timeout_s, on_timeout)
+    return httptools_protocol(header_timeout_s, max_header_bytes, on_timeout)
 
 
 def uvicorn_settings(app: Any, config: ServeConfig) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config`` that apply ``config``'s connection limits to ``app``."""
     on_timeout = getattr(getattr(app, "state", None), "on_slow_client", None)
     return {
-        "http": header_timeout_protocol(config.header_timeout_s, on_timeout),
+        "http": header_timeout_protocol(config.header_timeout_s, on_timeout, config.max_header_bytes),
         "timeout_keep_alive": config.keep_alive_s,
         "h11_max_incomplete_event_size": config.max_header_bytes,
         "limit_concurrency": config.max_connections,
@@ -122,16 +235,23 @@ class BackgroundServer:
     """Run an ASGI app under uvicorn on 127.0.0.1 in a thread (a context manager returning the base URL); for
     tests and benchmarks that need a real server in-process. With a :class:`ServeConfig` (or an app made by
     ``create_app``, whose limits are taken when none is given) the server has the limits of
-    ``rag-harden serve``. uvicorn does not configure logging here (``log_config=None``): its records reach the
-    root logger."""
+    ``rag-harden serve``; ``http`` replaces its HTTP protocol class. uvicorn does not configure logging here
+    (``log_config=None``): its records reach the root logger."""
 
     def __init__(
-        self, app: Any, port: int = 0, config: ServeConfig | None = None, log_level: str = "warning"
+        self,
+        app: Any,
+        port: int = 0,
+        config: ServeConfig | None = None,
+        log_level: str = "warning",
+        http: type | None = None,
     ) -> None:
         import uvicorn
 
         config = config or getattr(getattr(app, "state", None), "serve_config", None)
         settings = uvicorn_settings(app, config) if config is not None else {}
+        if http is not None:  # another HTTP protocol class than serve's (tests of h11 beside httptools)
+            settings["http"] = http
         self.server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -165,7 +285,9 @@ class BackgroundServer:
 __all__ = [
     "BackgroundServer",
     "exposure_warning",
+    "h11_protocol",
     "header_timeout_protocol",
+    "httptools_protocol",
     "is_loopback",
     "log_config",
     "uvicorn_settings",
