@@ -538,7 +538,7 @@ def serve(
     with _exit_on_errors():
         sc = _load(scenario, generator)
         sc = with_upstream(sc, upstream, upstream_model) if upstream else sc
-        app_ = create_app(sc.serve, serve_loader(sc, _log))
+        app_ = create_app(sc.serve, serve_loader(sc, _log), freeze_heap=True)
     bind = host or sc.serve.host
     warning = exposure_warning(bind, sc.serve)
     if warning is not None:

