@@ -3,11 +3,14 @@
 Run: python -m bench.batch_equality [--scenario scenarios/default.yaml] [--batch-sizes 1,8] [--limit N]
 [--out runs/batch-equality.json]
 
-One process, one loaded pipeline: every golden item is answered once per batch size (as ``rag-harden bench``
+One process, one loaded pipeline: every golden item is answered once per pass (as ``rag-harden bench``
 answers them: ``answer`` for a batch of one, ``answer_many`` otherwise), then scored the same way bench scores
-it, and the scenario's metrics and asserts are computed from the scored items. Printed:
+it, and the scenario's metrics and asserts are computed from the scored items. A pass is a batch size, and
+for the ``transformers`` generator optionally its decoding: ``1:generate`` (transformers' ``generate()``, the
+decoding before ``harness/pipeline/generators/hf_decode.py``), ``8:no-prefix`` (no cached system turn), e.g.
+``--batch-sizes 1:generate,1,8``. Printed:
 
-- per batch size: wall and CPU (process time, all threads) seconds per item for answering alone (scoring is
+- per pass: wall and CPU (process time, all threads) seconds per item for answering alone (scoring is
   the same work both ways and is not in these figures), and the 1-minute load average before the pass, since
   wall times on a shared machine are inflated by the others' load;
 - the items whose answers differ from the first batch size's (left padding can flip a greedy near-tie), their
@@ -62,7 +65,40 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def run(scenario_path: Path, batch_sizes: Sequence[int], limit: int | None) -> dict[str, Any]:
+VARIANTS: dict[str, dict[str, Any]] = {
+    "generate": {"decode": "generate"},
+    "no-prefix": {"prefix_cache": False},
+}
+
+
+def _parse_pass(spec: str) -> tuple[int, dict[str, Any]]:
+    """``"8:no-prefix"`` -> (8, {"prefix_cache": False}): a batch size and generator options."""
+    size, *names = spec.split(":")
+    options: dict[str, Any] = {}
+    for name in names:
+        if name not in VARIANTS:
+            raise ValueError(f"unknown pass option {name!r} in {spec!r}; known: {', '.join(VARIANTS)}")
+        options.update(VARIANTS[name])
+    return int(size), options
+
+
+def _generator_for(parts: Any, scenario: Any, options: dict[str, Any], built: dict[str, Any]) -> Any:
+    """The scenario's generator, or one built with ``options`` (once per option set)."""
+    if not options:
+        return built.setdefault("", parts.pipeline.generator)
+    from harness.pipeline.generators import GENERATORS
+    from harness.registry import BuildContext
+
+    config = scenario.pipeline.generator
+    if config.backend != "transformers":
+        raise SystemExit(f"pass options {sorted(options)} need the transformers generator ({config.backend})")
+    key = json.dumps(options, sort_keys=True)
+    if key not in built:
+        built[key] = GENERATORS.build(config.model_copy(update=options), ctx=BuildContext(log=print))
+    return built[key]
+
+
+def run(scenario_path: Path, passes_wanted: Sequence[str], limit: int | None) -> dict[str, Any]:
     from harness.compose import build_components
     from harness.config import load_scenario
     from harness.eval.retrieval import metric_ks
@@ -86,15 +122,22 @@ def run(scenario_path: Path, batch_sizes: Sequence[int], limit: int | None) -> d
         n_items=len(examples),
         items_file="",
     )
-    passes: dict[int, dict[str, Any]] = {}
-    for b in batch_sizes:
+    passes: dict[str, dict[str, Any]] = {}
+    generators: dict[str, Any] = {}
+    pipeline: Any = parts.pipeline  # a RagPipeline: its generator is swapped per pass
+    for b in passes_wanted:
+        size, options = _parse_pass(b)
+        fresh = len(generators)
+        pipeline.generator = _generator_for(parts, scenario, options, generators)
+        if len(generators) > fresh and options:
+            pipeline.answer(questions[0])  # warm-up, as for the scenario's generator
         load = os.getloadavg()[0]
-        answers, wall, cpu = _answer_all(parts.pipeline, questions, b)
+        answers, wall, cpu = _answer_all(parts.pipeline, questions, size)
         items = [score_answer(e, a, parts, ks) for e, a in zip(examples, answers, strict=True)]
         result = summarize_scenario(scenario, meta, items)
         passes[b] = {"answers": answers, "items": items, "result": result}
         print(
-            f"batch_size {b}: answering {wall / len(examples):.2f} s wall, {cpu / len(examples):.2f} s CPU "
+            f"pass {b}: answering {wall / len(examples):.2f} s wall, {cpu / len(examples):.2f} s CPU "
             f"per item ({len(examples)} items, load average {load:.2f} before the pass)"
         )
         passes[b]["figures"] = {
@@ -103,17 +146,17 @@ def run(scenario_path: Path, batch_sizes: Sequence[int], limit: int | None) -> d
             "load_average_1m": load,
             "answer_sha256": [hashlib.sha256(a.answer.encode()).hexdigest()[:16] for a in answers],
         }
-    return _compare(examples, passes, batch_sizes)
+    return _compare(examples, passes, passes_wanted)
 
 
 def _compare(
-    examples: Sequence[Any], passes: dict[int, dict[str, Any]], sizes: Sequence[int]
+    examples: Sequence[Any], passes: dict[str, dict[str, Any]], sizes: Sequence[str]
 ) -> dict[str, Any]:
     base = sizes[0]
     out: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared: wall times inflated by the others)",
         "n_items": len(examples),
-        "passes": {str(b): passes[b]["figures"] for b in sizes},
+        "passes": {b: passes[b]["figures"] for b in sizes},
         "comparisons": {},
     }
     ref = passes[base]
@@ -125,7 +168,7 @@ def _compare(
             if x.answer != y.answer
         ]
         ids = [examples[i].id for i in differing]
-        print(f"\nbatch_size {b} vs {base}: {len(differing)} of {len(examples)} answers differ: {ids}")
+        print(f"\npass {b} vs {base}: {len(differing)} of {len(examples)} answers differ: {ids}")
         per_item = {}
         for i in differing:
             a, c = ref["answers"][i].answer, other["answers"][i].answer
@@ -134,13 +177,13 @@ def _compare(
             shown = ", ".join(f"{k} {_fmt(s_ref[k])} -> {_fmt(s_other[k])}" for k in s_ref)
             print(f"  {examples[i].id}: parts at char {_parting(a, c)} of {len(a)}/{len(c)}; {shown}")
         m_ref, m_other = ref["result"].metrics, other["result"].metrics
-        print(f"\n  {'metric':<44} {'batch ' + str(base):>12} {'batch ' + str(b):>12} {'diff':>10}")
+        print(f"\n  {'metric':<44} {'pass ' + base:>16} {'pass ' + b:>16} {'diff':>10}")
         metrics = {}
         for name in sorted(set(m_ref) | set(m_other)):
             x, y = m_ref.get(name), m_other.get(name)
             diff = y - x if isinstance(x, float) and isinstance(y, float) else None
             metrics[name] = {str(base): x, str(b): y, "diff": diff}
-            print(f"  {name:<44} {_fmt(x):>12} {_fmt(y):>12} {_fmt(diff):>10}")
+            print(f"  {name:<44} {_fmt(x):>16} {_fmt(y):>16} {_fmt(diff):>10}")
         verdicts = {a.metric: a.passed for a in ref["result"].asserts}
         changed = [a.metric for a in other["result"].asserts if verdicts.get(a.metric) != a.passed]
         print(f"  asserts whose verdict changed: {changed or 'none'}")
@@ -159,13 +202,20 @@ def _compare(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "default.yaml")
-    parser.add_argument("--batch-sizes", default="1,8", help="comma-separated; the first is the reference")
+    parser.add_argument(
+        "--batch-sizes",
+        default="1,8",
+        help="comma-separated passes (SIZE or SIZE:generate, SIZE:no-prefix); the first is the reference",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N golden items")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "batch-equality.json")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.batch_sizes.split(",")]
-    if len(sizes) < 2 or min(sizes) < 1:
-        parser.error("--batch-sizes needs at least two sizes >= 1")
+    sizes = args.batch_sizes.split(",")
+    try:
+        if len(sizes) < 2 or min(_parse_pass(s)[0] for s in sizes) < 1:
+            parser.error("--batch-sizes needs at least two passes of size >= 1")
+    except ValueError as exc:
+        parser.error(str(exc))
     figures = run(args.scenario, sizes, args.limit)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))

@@ -168,6 +168,16 @@ class TransformersGeneratorConfig(StrictModel):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    decode: Literal["rows", "generate"] = Field(
+        "rows",
+        description="rows: each prompt prefilled alone, then a batch's rows decoded together, each leaving "
+        "the batch when it ends; generate: transformers' generate() on the left-padded batch.",
+    )
+    prefix_cache: bool = Field(
+        True,
+        description="Compute the KV of the chat template's system turn once and reuse it for every prompt "
+        "that starts with it (prefill skips those tokens); used by decode: rows and by streaming.",
+    )
 
 
 class OpenAIGeneratorConfig(StrictModel):

@@ -4,6 +4,10 @@
 Loading a GGUF de-quantises every tensor (about 10-30 s on 2 cores), so the first use converts it once to
 a plain transformers folder in the rag-harden cache (``models/smollm2-135m-instruct-<digest>``), which
 reloads in well under a second. Any other value is a model id or local path for ``from_pretrained``.
+
+Decoding is greedy: by default each prompt is prefilled alone on the cached KV of its system turn and a
+batch's rows are decoded together, each leaving the batch when it ends (:mod:`.hf_decode`, which says why);
+``decode: generate`` uses transformers' ``generate()`` on the left-padded batch instead.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from harness.config import TransformersGeneratorConfig
 from harness.errors import BackendUnavailable
 from harness.paths import cache_dir
 from harness.pipeline.generators import GENERATORS
+from harness.pipeline.generators.hf_decode import PrefixKV, greedy_decode, shared_prefix
 from harness.pipeline.protocols import BaseGenerator, Generation, GenerationRequest, TokenStream
 from harness.registry import BuildContext
 
@@ -116,17 +121,43 @@ class TransformersGenerator(BaseGenerator):
             from transformers import StopStringCriteria
 
             self._criteria.append(StopStringCriteria(self.tokenizer, config.stop))
+        self._prefix_kv = PrefixKV(self.model) if config.prefix_cache else None
 
     def generate(self, request: GenerationRequest) -> Generation:
         return self.generate_many([request])[0]
 
     def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """One left-padded batched ``generate()`` (greedy) for all ``requests``; each row is decoded from the
-        end of the padded prompt and cut at its first EOS. A batch of one has no padding at all."""
+        """Greedy answers to ``requests``: each prompt prefilled alone (on the cached KV of its system turn),
+        then decoded together, each row leaving the batch when it ends (:mod:`.hf_decode`). With ``decode:
+        generate``, or for a model whose cache is not plain per-layer KV, one left-padded batched
+        ``generate()``."""
         import torch
 
         if not requests:
             return []
+        if self.config.decode == "generate":
+            return self._generate_padded(requests)
+        prompts = [self._prompt_ids(r) for r in requests]
+        with self._lock, torch.inference_mode():
+            rows = greedy_decode(
+                self.model,
+                prompts,
+                prefixes=[self._system_ids(r) for r in requests],
+                prefix_kv=self._prefix_kv,
+                max_new_tokens=self.config.max_new_tokens,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self._pad_id,
+                criteria=self._criteria,
+            )
+        if rows is None:
+            return self._generate_padded(requests)
+        return [self._finish(row, len(p)) for row, p in zip(rows, prompts, strict=True)]
+
+    def _generate_padded(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """One left-padded batched ``generate()`` (greedy) for all ``requests``; each row is decoded from the
+        end of the padded prompt and cut at its first EOS. A batch of one has no padding at all."""
+        import torch
+
         encoded = self._encode(requests)
         input_ids = encoded["input_ids"].to(self.device)
         attention_mask = encoded["attention_mask"].to(self.device)
@@ -160,6 +191,9 @@ class TransformersGenerator(BaseGenerator):
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         outcome: dict[str, Any] = {}
 
+        prefix = self._system_ids(request)
+        prefix_kv = self._prefix_kv if shared_prefix(input_ids[0].tolist(), prefix) else None
+
         def run() -> None:
             try:
                 with self._lock, torch.inference_mode():
@@ -167,6 +201,8 @@ class TransformersGenerator(BaseGenerator):
                         input_ids=input_ids,
                         attention_mask=attention_mask,
                         streamer=streamer,
+                        # generate() prefills only the tokens past the cached system turn
+                        past_key_values=prefix_kv.cache_for(prefix) if prefix_kv else None,
                         **self._gen_kwargs(_Cancelled()),
                     )
             except BaseException as exc:  # re-raised in the consumer's thread
@@ -201,6 +237,23 @@ class TransformersGenerator(BaseGenerator):
         if "error" in outcome:
             raise outcome["error"]
         return self._finish(outcome["output"][0, input_ids.shape[1] :].tolist(), int(input_ids.shape[1]))
+
+    def _template_ids(self, messages: Sequence[dict[str, str]], generation_prompt: bool) -> list[int]:
+        encoded: Any = self.tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=generation_prompt, tokenize=True, return_dict=True
+        )
+        return list(encoded["input_ids"])
+
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        return self._template_ids(request.messages, True)
+
+    def _system_ids(self, request: GenerationRequest) -> list[int]:
+        """The tokens of the chat template's system turn alone (the prefix every prompt of a scenario shares),
+        or none without a system message or with the prefix cache off."""
+        first = request.messages[0] if request.messages else None
+        if self._prefix_kv is None or first is None or first.get("role") != "system":
+            return []
+        return self._template_ids([first], False)
 
     def _encode(self, requests: Sequence[GenerationRequest]) -> Any:
         return self.tokenizer.apply_chat_template(
@@ -251,6 +304,8 @@ class TransformersGenerator(BaseGenerator):
             "resolved": self.model_ref,
             "max_new_tokens": self.config.max_new_tokens,
             "decoding": "greedy",
+            "decode": self.config.decode,
+            "prefix_cache": self.config.prefix_cache,
             "stop": self.config.stop,
             "device": self.device,
         }
