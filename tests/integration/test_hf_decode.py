@@ -137,3 +137,27 @@ def test_decode_generate_is_transformers_generate_on_the_padded_batch(generator:
         answers = generate_many(padded, reqs)
     assert forwards.shapes[0][0] == len(reqs), "one batched prefill of every prompt"
     assert [g.text for g in answers] == [g.text for g in generate_many(generator, reqs)]
+
+
+def test_a_sliding_window_model_falls_back_to_generate(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    """Joining and padding caches is only right for plain per-layer KV; a sliding-window cache goes through
+    transformers' ``generate()``, with the answers it gives."""
+    import torch
+    from transformers import AutoConfig, MistralConfig, MistralForCausalLM
+
+    llama = AutoConfig.from_pretrained(tiny_lm_dir)
+    shutil.copytree(tiny_lm_dir, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "model.safetensors").unlink()
+    torch.manual_seed(2)
+    config = MistralConfig(
+        vocab_size=llama.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, sliding_window=8, bos_token_id=llama.bos_token_id,
+        eos_token_id=llama.eos_token_id, pad_token_id=llama.pad_token_id,
+    )  # fmt: skip
+    MistralForCausalLM(config).save_pretrained(tmp_path)
+    rows, padded = build(tmp_path), build(tmp_path, decode="generate")
+    reqs = requests()[:3]
+    with Forwards(rows.model) as forwards:
+        answers = generate_many(rows, reqs)
+    assert (len(reqs), max(len(rows._prompt_ids(r)) for r in reqs)) in forwards.shapes, "a padded prefill"
+    assert [g.text for g in answers] == [g.text for g in generate_many(padded, reqs)]
