@@ -130,7 +130,9 @@ def test_without_the_prefix_cache_the_answers_are_the_same(generator: Any, varie
     assert off.describe()["prefix_cache"] is False
 
 
-def test_decode_generate_is_transformers_generate_on_the_padded_batch(generator: Any, varied_lm_dir: Path) -> None:
+def test_decode_generate_is_transformers_generate_on_the_padded_batch(
+    generator: Any, varied_lm_dir: Path
+) -> None:
     padded = build(varied_lm_dir, decode="generate")
     reqs = requests()
     with Forwards(padded.model) as forwards:
