@@ -8,7 +8,10 @@ Sources (each listed in the model file with its row count and sha256):
 - ``golden_sets/injection_probes.jsonl``: the project's own attacks and benign look-alikes;
 - ``guards/models/injection_written.jsonl``: project-written attacks (indirect and direct) and benign
   look-alikes (documents that address a human reader, ordinary questions);
-- benign text: the demo corpus, HaluEval knowledge and questions, the demo golden questions, BIPIA questions.
+- benign text: the demo corpus, HaluEval knowledge and questions, the demo golden questions, BIPIA questions;
+- the ``train`` rows of the project-written sets built by ``golden_sets/build_injection_sets.py``
+  (:data:`PROJECT_SETS`): ordinary user requests (many imperative), documents addressed to a reader, long
+  role-play jailbreaks. Their ``dev`` rows (other template families) are never loaded here: they measure.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
 WRITTEN = Path(__file__).resolve().parent / "models" / "injection_written.jsonl"
 POSITIONS = ("start", "middle", "end")
+# Project-written sets (golden_sets/build_injection_sets.py); only their train split is trained on.
+PROJECT_SETS = ("benign_requests", "benign_documents", "jailbreak_probes")
 # BIPIA task categories: ordinary requests when a user asks them, attacks when a document carries them.
 BIPIA_TASK_CATEGORIES = {
     "Information Retrieval",
@@ -153,14 +158,24 @@ def load_corpus(shared: Path = SHARED) -> Corpus:
             attacks.append(Item(r["text"], 1, "query", "probe", f"probe:{r['id']}", r.get("category", "")))
         else:
             benign_queries.append(Item(r["text"], 0, "query", "probe-benign", f"probe:{r['id']}"))
-    for i, r in enumerate(rows(WRITTEN, "injection_written")):
-        item = Item(r["text"], int(r["label"]), r["stage"], f"written-{r['kind']}", f"written:{i}", r["kind"])
+
+    def sort_in(item: Item) -> None:
         if item.label:
             attacks.append(item)
         elif item.stage == "query":
             benign_queries.append(item)
         else:
             benign_docs.append(item)
+
+    for i, r in enumerate(rows(WRITTEN, "injection_written")):
+        sort_in(
+            Item(r["text"], int(r["label"]), r["stage"], f"written-{r['kind']}", f"written:{i}", r["kind"])
+        )
+    for name in PROJECT_SETS:
+        for r in rows(REPO / "golden_sets" / f"{name}.jsonl", name):
+            if r["split"] == "train":
+                group = f"{name}:{r['family']}"
+                sort_in(Item(r["text"], int(r["label"]), r["stage"], r["source"], group, r["family"]))
 
     halueval = shared / "halueval_qa_dev.jsonl"
     if halueval.is_file():
@@ -205,6 +220,7 @@ def compatible(attack: Item, context: Item) -> bool:
 __all__ = [
     "BIPIA_TASK_CATEGORIES",
     "POSITIONS",
+    "PROJECT_SETS",
     "SHARED",
     "Corpus",
     "Item",

@@ -138,6 +138,25 @@ _RULES = _words(
     "instruction instructions rules prompt prompts guidelines directive directives constraints "
     "restrictions policy policies filter filters safety censorship system task"
 )
+# What a jailbreak frees the model from: "no rules", "without any restrictions", "free of the confines".
+_LIMITS = _words(
+    "rules restrictions restriction limits limitations filters filter guidelines constraints policies policy "
+    "boundaries censorship ethics morals morality confines safeguards"
+)
+_UNBOUND = _words("no without free freed unrestricted beyond unbound not never none zero")
+_FIRST_POSSESSIVE = frozenset({"my", "our"})
+# The writer speaking of themselves: users ("my colleague", "how do I") and FAQ questions do, instructions
+# planted for a model rarely do.
+_FIRST = _words("i me my mine myself i'm i've i'd i'll we us our")
+# A persona given for a task ("act as a travel guide", "you are a helpful chef", "pretend to be an
+# interviewer"): a role change, but not one aimed at the system when nothing frees it from rules.
+_PERSONA = re.compile(
+    r"\b(?:you are|you're|act as|acting as|pretend to be|pretend you are|play the role of|imagine you are|"
+    r"role-?play(?: as)?)\s+(?:a|an|my|the)\b",
+    _I,
+)
+# Lasting changes to how the assistant answers ("from now on", "for the rest of this chat").
+_PERSIST = ("from now on", "for the rest of", "going forward", "from this moment", "until i say")
 _MODAL = _words("must should shall need have required always never")
 _EXFIL = _words("send forward post upload email e-mail transmit leak exfiltrate share submit report")
 _REVEAL = _words("reveal repeat print show display output dump tell recite spell list")
@@ -182,9 +201,17 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _QUOTED = re.compile(r"[\"“”«»][^\"“”«»]{3,}[\"“”«»]|'[^']{6,}'")
 _DELIM = re.compile(r"[#=\-*_~<>\[\]{}|]{3,}|<\|[a-z_]+\|>|\[/?(?:inst|sys)\]", _I)
 _DELIM_CHARS = frozenset("#=-*_~<>[]{}|")
+# Words in quotation marks are mentioned, not addressed to anyone: "Translate 'thank you' into German".
+_MENTION = re.compile(r"[\"“”«][^\"“”«»\n]{1,80}[\"“”»]|(?<!\w)'[^'\n]{1,60}'(?!\w)")
 
 
-def _near(words: list[str], first: frozenset[str], second: frozenset[str], gap: int = 3) -> bool:
+def _near(
+    words: list[str], present: set[str], first: frozenset[str], second: frozenset[str], gap: int = 3
+) -> bool:
+    """A word of ``first`` followed within ``gap`` words by one of ``second`` (``present``: the set of
+    ``words``, so that a segment holding neither costs two set checks)."""
+    if present.isdisjoint(first) or present.isdisjoint(second):
+        return False
     for i, w in enumerate(words):
         if w in first:
             for v in words[i + 1 : i + 1 + gap]:
@@ -208,31 +235,59 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
         prev = w
     present = set(words)
     n_second = sum(1 for w in words if w in _SECOND)
+    mentioned_only = (
+        n_second > 0
+        and ('"' in text or "'" in text or "“" in text)
+        and not any(w in _SECOND for w in _WORD.findall(_MENTION.sub(" ", lower)))
+    )
     hand: dict[str, float] = {}
     if n_second:
         hand["second_person"] = min(n_second, 3) / 3.0
-    your_output = _near(words, _YOUR, _OUTPUT)
+        if mentioned_only:
+            hand["second_person_quoted"] = 1.0  # "Translate 'thank you' into German": mentioned, not said
+    n_first = sum(1 for w in words if w in _FIRST)
+    if n_first:
+        hand["first_person"] = min(n_first, 3) / 3.0
+        if text.rstrip().endswith("?"):
+            hand["first_person_question"] = 1.0
+    your_output = _near(words, present, _YOUR, _OUTPUT)
     if your_output:
         hand["your_output"] = 1.0
-    elif _near(words, _DETERMINER, _OUTPUT, 2):
+    elif _near(words, present, _DETERMINER, _OUTPUT, 2):
         hand["det_output"] = 1.0  # "the answer", "this message": weaker, often addressed to a human reader
-    if your_output and _near(words, _PREP, _YOUR, 1):
+    if your_output and _near(words, present, _PREP, _YOUR, 1):
         hand["in_your_output"] = 1.0
-    if _near(words, _YOUR, _MODEL_OUTPUT, 2):
+    if _near(words, present, _YOUR, _MODEL_OUTPUT, 2):
         hand["your_model_output"] = 1.0
     if present & _AI:
         hand["addresses_ai"] = 1.0
     format_demand = (
-        _near(words, _FORMAT_VERB, _FORMAT_TARGET, 5)
-        or _near(words, _FRAME_VERB, _OUTPUT, 4)
+        _near(words, present, _FORMAT_VERB, _FORMAT_TARGET, 5)
+        or _near(words, present, _FRAME_VERB, _OUTPUT, 4)
         or bool(present & _INSERT_VERB)
     )
     if format_demand:
         hand["format_demand"] = 1.0
+    unbound = _near(words, present, _UNBOUND, _LIMITS, 4)
+    if unbound:
+        hand["no_limits"] = 1.0
+    aimed_at_system = unbound or bool(present & _AI or present & _OVERRIDE or present & _ROLE)
     if present & _ROLE or "act as" in lower or "you are now" in lower or "from now on" in lower:
         hand["role_change"] = 1.0
+        # A role aimed at the system ("you are now DAN, free of all rules") rather than a benign persona
+        # for a task ("act as a travel guide for Lisbon").
+        if aimed_at_system:
+            hand["role_override"] = 1.0
+    if not aimed_at_system and _PERSONA.search(text):
+        hand["task_persona"] = 1.0
+    if any(p in lower for p in _PERSIST):
+        hand["persistent"] = 1.0
+        if aimed_at_system:
+            hand["persistent_override"] = 1.0
     if present & _OVERRIDE:
         hand["override"] = 1.0
+        if _near(words, present, _OVERRIDE, _FIRST_POSSESSIVE, 2):
+            hand["override_own"] = 1.0  # "ignore my last message", "forget our earlier example"
         if present & _RULES:
             hand["override_rules"] = 1.0
     if present & _RULES:
@@ -251,7 +306,7 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
         hand["reveal"] = 1.0
     if present & _CODE or any(s in lower for s in _CODE_SUBSTR):
         hand["code_action"] = 1.0
-    merge = _near(words, _MERGE_DET, _MERGE_NOUN, 3)
+    merge = _near(words, present, _MERGE_DET, _MERGE_NOUN, 3)
     if merge:
         hand["code_merge"] = 1.0
     if present & _URGENCY:
@@ -271,7 +326,7 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
         hand["imperative_you"] = 1.0
     if your_output and (format_demand or task_start):
         hand["output_demand"] = 1.0
-    if merge and (your_output or _near(words, _YOUR, _YOUR_WORK, 2)):
+    if merge and (your_output or _near(words, present, _YOUR, _YOUR_WORK, 2)):
         hand["merge_code"] = 1.0
     if (url or email) and (format_demand or "exfil_verb" in hand):
         hand["exfil_target"] = 1.0
@@ -382,7 +437,9 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
     ``h:novel`` is the share of the segment's content words (stems of 6 letters) that no other segment of
     the passage uses; ``h:novel_request`` is that share when the segment is request-like (a task or question
     put to an assistant); ``h:lone_request`` marks the only request-like segment of a passage of 3+
-    segments. Passages of fewer than 3 segments (a query, a short note) get none of them.
+    segments; ``h:answered`` marks a request-like segment whose content words recur in one of the next two
+    segments (an FAQ's question and its answer; a planted question is not answered by the document).
+    Passages of fewer than 3 segments (a query, a short note) get none of them.
     """
     out: list[dict[str, float]] = [{} for _ in texts]
     if len(texts) < 3:
@@ -405,6 +462,8 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
             feats["h:novel_request"] = novelty
             if n_requests == 1:
                 feats["h:lone_request"] = 1.0
+            if any(c & contents[j] for j in range(i + 1, min(i + 3, len(contents)))):
+                feats["h:answered"] = 1.0  # an FAQ's question: the next segments answer it in its words
     return out
 
 

@@ -90,6 +90,9 @@ _HOMOGLYPHS = str.maketrans(
         "ⅼ": "l",
     }
 )
+# str.translate looks every character up in the table: a C-speed search first, so that text whose only
+# non-ASCII characters are accents or dashes is not translated character by character.
+_HOMOGLYPH_CHARS = re.compile("[" + "".join(chr(c) for c in _HOMOGLYPHS) + "]")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
 # A word of letters with leet digits inside it (not a number, not part of an e-mail address or identifier).
 _LEET_WORD = re.compile(r"(?<![\w@.\-])(?=\w*[A-Za-z])(?=\w*[013457])[A-Za-z013457]{4,}(?![\w@.\-])")
@@ -110,7 +113,7 @@ def normalise(text: str) -> str:
     """The text as a detector should see it (see the module docstring). Idempotent."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    if not text.isascii():
+    if not text.isascii() and _HOMOGLYPH_CHARS.search(text):
         text = text.translate(_HOMOGLYPHS)
     if _LEET_HINT.search(text):
         text = _LEET_WORD.sub(_unleet, text)

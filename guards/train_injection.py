@@ -1,12 +1,15 @@
-"""Train the injection detector reproducibly and write ``guards/models/injection_v3.json``.
+"""Train the injection detector reproducibly and write ``guards/models/injection_v4.json``.
 
-Run: ``python -m guards.train_injection [--out guards/models/injection_v3.json] [--no-search]``
+Run: ``python -m guards.train_injection [--out guards/models/injection_v4.json] [--no-search]``
 
 1. Data (see :mod:`guards.injection_data`): segment-level training sets per stage. The *context* model learns
    attack segments (BIPIA dev attacks, the project's probes and written attacks) against every segment of the
    clean BIPIA contexts, the demo corpus, HaluEval knowledge and written benign documents. The *query* model
-   learns direct attacks (probes, written jailbreaks, hijacking and prompt extraction) against ordinary
-   questions (HaluEval, demo golden set, BIPIA questions, BIPIA task requests, written benign questions).
+   learns direct attacks (probes, written jailbreaks, hijacking and prompt extraction, the train families of
+   ``golden_sets/jailbreak_probes.jsonl``) against ordinary questions and requests (HaluEval, demo golden
+   set, BIPIA questions, BIPIA task requests, written benign questions, the train families of
+   ``golden_sets/benign_requests.jsonl``); the context model's clean texts include the train families of
+   ``golden_sets/benign_documents.jsonl``.
    Multi-sentence attacks are bags: after a first fit only their segments that score at least half their best
    stay positive (a code block's ``import os`` is not what makes it an attack).
 2. Leave-category-out cross-validation: 5 folds, BIPIA attacks grouped by category (no category is in both
@@ -14,9 +17,13 @@ Run: ``python -m guards.train_injection [--out guards/models/injection_v3.json] 
    attacks planted at the start, middle and end of held-out contexts. The hyper-parameters (C and the scale of
    the hand features against the lexical ones) are chosen on these out-of-fold scores, and each stage's
    threshold is the lowest one that keeps the out-of-fold false-positive rate on ordinary text (BIPIA
-   contexts,
-   demo corpus, HaluEval knowledge; ordinary questions) at or below 1%. The project's own look-alikes are
-   trained on but not used for the threshold; their false-positive rate is reported beside.
+   contexts, demo corpus, HaluEval knowledge; ordinary questions and the project's ordinary requests) at
+   or below 1% (:func:`ordinary`). The project's own look-alikes (``written-*``, probes) and generated
+   documents are trained on but not used for the threshold; their false-positive rate is reported beside.
+   The project sets are split by template family like every other group, so their out-of-fold scores come
+   from models that never saw the family.
+   In the query model, the output-format features (:data:`QUERY_IGNORED`) get no weight: a user who asks
+   for a table, a language or "short answers" is ordinary; the same demand inside a document is not.
 3. The final models are fitted on all the data with those settings; weights are rounded and written sorted,
    so the same data and seed give the same file byte for byte.
 """
@@ -24,6 +31,7 @@ Run: ``python -m guards.train_injection [--out guards/models/injection_v3.json] 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 from collections.abc import Sequence
@@ -35,14 +43,25 @@ import numpy as np
 
 from guards.injection_data import POSITIONS, Corpus, Item, compatible, insert, load_corpus
 from guards.injection_features import segment_features
-from guards.injection_model import DEFAULT_MODEL, FORMAT, InjectionModel
+from guards.injection_model import FORMAT, TRAINED_MODEL, InjectionModel
 from guards.injection_normalise import normalise
 
 SEED = 20261122
 N_FOLDS = 5
-VERSION = "injection-v3"
-GRID = [(1.0, 1.5), (1.0, 3.0)]
+VERSION = "injection-v4"
+GRID = [(1.0, 1.5), (1.0, 3.0), (0.3, 1.5)]
 MAX_FPR = 0.01
+# Output-format demands are an attack signal in a retrieved document, not in a user's query.
+QUERY_IGNORED = frozenset(
+    {
+        "h:format_demand",
+        "h:your_output",
+        "h:det_output",
+        "h:in_your_output",
+        "h:your_model_output",
+        "h:output_demand",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,7 @@ class Passage:
 
 def assign_folds(corpus: Corpus, seed: int = SEED) -> dict[str, int]:
     """Group -> fold. BIPIA attack categories are dealt round-robin per kind (so each fold holds text and code
-    categories); every other group is shuffled and dealt round-robin."""
+    categories); every other group goes to the fold its seeded hash names."""
     rng = random.Random(seed)
     folds: dict[str, int] = {}
     for kind in ("text", "code"):
@@ -75,9 +94,9 @@ def assign_folds(corpus: Corpus, seed: int = SEED) -> dict[str, int]:
             for i in [*corpus.bipia_contexts, *corpus.attacks, *corpus.benign_docs, *corpus.benign_queries]
         }
     )
-    rng.shuffle(others)
-    for i, group in enumerate(others):
-        folds.setdefault(group, i % N_FOLDS)
+    for group in others:  # by a hash of the group, so that adding a group moves no other one
+        digest = hashlib.sha256(f"{seed}:{group}".encode()).hexdigest()
+        folds.setdefault(group, int(digest, 16) % N_FOLDS)
     return folds
 
 
@@ -149,6 +168,7 @@ def fit(
     scale: float,
     min_count: int = 2,
     plant_in: Sequence[Item] = (),
+    ignored: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Fit one stage's logistic model; returns ``{weights, intercept}``, hand-feature scale folded in."""
     from sklearn.feature_extraction import DictVectorizer
@@ -174,7 +194,7 @@ def fit(
         for f in rows:
             for k in f:
                 counts[k] = counts.get(k, 0) + 1
-        keep = {k for k, n in counts.items() if n >= min_count or k[0] in "hp"}
+        keep = {k for k, n in counts.items() if (n >= min_count or k[0] in "hp") and k not in ignored}
         rows = [{k: v for k, v in f.items() if k in keep} for f in rows]
         vec = DictVectorizer(sort=True)
         x = vec.fit_transform(rows).tocsr()
@@ -266,9 +286,13 @@ def score_passages(model: InjectionModel, passages: Sequence[Passage]) -> np.nda
 
 
 def ordinary(p: Passage) -> bool:
-    """Ordinary text from outside the project (thresholds are set on these), not the project's
-    look-alikes,
-    which are reported beside them."""
+    """Ordinary text (thresholds are set on these): from outside the project, and at the query the project's
+    ordinary requests (``golden_sets/benign_requests.jsonl``: outside questions are nearly all
+    interrogative, users' requests are not). Not the project's look-alikes, reported beside; nor the
+    project's generated documents (``benign_documents.jsonl``: 14 documents a family drawn from one pool of
+    sentences, so one family's near-duplicates would fill the 1% allowance), reported beside too."""
+    if p.stage == "context" and p.source == "benign-document":
+        return False
     return not p.source.startswith(("written", "probe"))
 
 
@@ -299,14 +323,17 @@ def train_models(
     feats: FeatureCache | None = None,
 ) -> dict[str, dict[str, Any]]:
     feats = feats or FeatureCache()
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for stage in ("context", "query"):
         pos, neg = training_items(corpus, stage)
         if exclude is not None:
             pos = [p for p in pos if exclude[p.group] != fold]
             neg = [n for n in neg if exclude[n.group] != fold]
         plant_in = [n for n in neg if not n.source.startswith("written")]
-        out[stage] = fit(pos, neg, feats, c, scale, plant_in=plant_in if stage == "context" else ())
+        if stage == "context":
+            out[stage] = fit(pos, neg, feats, c, scale, plant_in=plant_in)
+        else:
+            out[stage] = fit(pos, neg, feats, c, scale, ignored=QUERY_IGNORED)
     return out
 
 
@@ -366,8 +393,11 @@ def summarise(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the injection detector (see the module docstring).")
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--out", type=Path, default=TRAINED_MODEL)
     parser.add_argument("--no-search", action="store_true", help="Use C and scale of --out's current file.")
+    parser.add_argument(
+        "--oof", type=Path, help="Write the chosen setting's out-of-fold passage scores here (JSONL)."
+    )
     parser.add_argument(
         "--refit-only",
         action="store_true",
@@ -402,9 +432,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"C={c} scale={scale}: context det {summary['context']['detection_rate']['value']:.3f} "
             f"query det {summary['query']['detection_rate']['value']:.3f} thresholds {thresholds}"
         )
-        results.append((objective, -c, c, scale, thresholds, summary))
+        results.append((objective, -c, c, scale, thresholds, summary, passages, scores))
     results.sort(key=lambda r: (r[0], r[1]), reverse=True)
-    _, _, c, scale, thresholds, summary = results[0]
+    _, _, c, scale, thresholds, summary, passages, scores = results[0]
+    if args.oof:
+        with args.oof.open("w", encoding="utf-8") as fh:
+            for p, score in zip(passages, scores, strict=True):
+                fh.write(json.dumps({**vars(p), "score": float(score)}, ensure_ascii=False) + "\n")
     models = train_models(corpus, c, scale, feats=feats)
     data = _model_dict(models, thresholds)
     data["training"] = {
