@@ -15,7 +15,9 @@ Why this shape, on a CPU (measured on the 2-core reference machine with SmolLM2-
 
 Stopping is ``generate()``'s: end of sequence, ``max_new_tokens``, and the generator's stopping criteria
 (``StopStringCriteria``) applied to each row's prompt and tokens so far. transformers' own continuous batching
-(``generate_batch``) was tried and is slower on the CPU (see ``bench/batch_equality.py``).
+(``generate_batch``, 5.23) was tried on 8 demo prompts: it sizes its paged cache and static buffers from the
+machine's memory (about 30 s of set-up per call here), and with them sized by hand it still took 19% more CPU
+than one prompt at a time and ran past stop strings (it has no stopping criteria), so it is not used.
 """
 
 from __future__ import annotations
@@ -117,22 +119,25 @@ def greedy_decode(
     ``generate()``. Call under ``torch.inference_mode()``."""
     import torch
 
-    rows: list[tuple[Any, int]] = []
+    caches: list[Any] = []
+    firsts: list[int] = []
     for prompt, prefix in zip(prompts, prefixes, strict=True):
         start = shared_prefix(prompt, prefix) if prefix_kv is not None else 0
         cache = prefix_kv.cache_for(prefix) if start and prefix_kv is not None else empty_cache(model)
         cache, first = _prefill(model, prompt, cache, start)
         if not _plain_layers(cache):
             return None
-        rows.append((cache, first))
+        caches.append(cache)
+        firsts.append(first)
     lengths = [len(p) for p in prompts]
     width = max(lengths)
     device = model.device
-    cache = _join(model, [c for c, _ in rows], lengths) if len(rows) > 1 else rows[0][0]
+    cache = _join(model, caches, lengths) if len(caches) > 1 else caches[0]
+    del caches  # the rows' own caches: the joined one is a copy
     mask = torch.tensor([[0] * (width - n) + [1] * n for n in lengths], dtype=torch.long, device=device)
     seqs = torch.tensor([[pad_token_id] * (width - len(p)) + list(p) for p in prompts], device=device)
     positions = torch.tensor(lengths, device=device)
-    token = torch.tensor([first for _, first in rows], device=device)
+    token = torch.tensor(firsts, device=device)
     live = list(range(len(prompts)))  # prompt index of each batch row
     out: list[list[int]] = [[] for _ in prompts]
     for step in range(max_new_tokens):
