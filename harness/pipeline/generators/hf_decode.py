@@ -17,7 +17,7 @@ Stopping is ``generate()``'s: end of sequence, ``max_new_tokens``, and the gener
 (``StopStringCriteria``) applied to each row's prompt and tokens so far. transformers' own continuous batching
 (``generate_batch``, 5.23) was tried on 8 demo prompts: it sizes its paged cache and static buffers from the
 machine's memory (about 30 s of set-up per call here), and with them sized by hand it still took 19% more CPU
-than one prompt at a time and ran past stop strings (it has no stopping criteria), so it is not used.
+than one prompt at a time (given no stop strings, it also decoded past them), so it is not used.
 """
 
 from __future__ import annotations
