@@ -73,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("runs/injection-speed.json"))
+    parser.add_argument("--model", type=Path, help="Classifier model file (default: the shipped one).")
     args = parser.parse_args()
     sample = items(args.items)
     chars = [len(t) for t, _ in sample]
@@ -91,7 +92,8 @@ def main() -> None:
     }
     backends: dict[str, dict[str, float]] = {}
     for backend in ("classifier", "patterns"):
-        guard = InjectionGuard(InjectionGuardConfig(backend=backend, canary=False))  # type: ignore[arg-type]
+        model = {"model_path": args.model} if backend == "classifier" and args.model else {}
+        guard = InjectionGuard(InjectionGuardConfig(backend=backend, canary=False, **model))  # type: ignore[arg-type]
         backends[backend] = measure(guard, sample)
         print(backend, {k: round(v, 3) for k, v in backends[backend].items()})
     result["backends"] = backends
