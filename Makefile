@@ -32,7 +32,7 @@ lint: install
 
 # CI's suite: every test but the slow and GPU ones (bounded load tests on loopback included).
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m 'not gpu and not slow'
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m 'not gpu and not slow'
 
 test-all: install
 	$(BIN)/python -m pytest -q -m ''

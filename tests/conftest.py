@@ -35,7 +35,25 @@ def _cuda_available() -> bool:
         return False
 
 
+# `make test` hands whole files to two xdist workers (--dist loadfile) in collection order
+# (--no-loadscope-reorder; xdist's own reorder puts files with few tests, which here are the long ones, last).
+# These files take longest (CPU seconds measured one process, one thread), so they go first and the workers
+# finish together instead of one running a long file handed out last while the other waits.
+SCHEDULE_FIRST = (
+    "tests/guards/test_guarded_pipeline.py",  # ~90 s: two shipped scenarios benched, presidio
+    "tests/integration/test_cli.py",  # ~45 s
+    "tests/eval/test_regression.py",  # ~40 s: three evals of 40 items
+    "tests/integration/test_signals.py",  # ~35 s: a bench process stopped with SIGTERM
+    "tests/load/test_load.py",  # ~20 s
+    "tests/docker/test_compose_stack.py",  # ~17 s
+    "tests/eval/test_judge.py",  # ~14 s
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {path: i for i, path in enumerate(SCHEDULE_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable otherwise
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
