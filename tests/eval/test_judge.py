@@ -60,7 +60,7 @@ def test_bench_reports_judge_metrics(tmp_path: Path, repo: Path, cache: Path) ->
     with LoopbackServer(judge_app()) as url:
         path = tmp_path / "judged.yaml"
         path.write_text(
-            f"corpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\n"
+            f"name: demo\ncorpus: {{paths: ['{repo}/golden_sets/demo_corpus']}}\n"  # the session's demo index
             f"golden_set: '{repo}/golden_sets/demo_golden.jsonl'\n"
             "pipeline: {generator: {backend: extractive}}\n"
             f"judge: {{base_url: '{url}/v1', model: judge, metrics: [faithfulness, context_recall]}}\n"
@@ -70,5 +70,5 @@ def test_bench_reports_judge_metrics(tmp_path: Path, repo: Path, cache: Path) ->
     (run_dir,) = list((tmp_path / "runs").iterdir())
     (scenario,) = BenchReport.model_validate_json((run_dir / "report.json").read_text()).scenarios
     assert scenario.metrics["judge.faithfulness"] is not None and scenario.metrics["judge.context_recall"] is not None
-    items = [ItemResult.model_validate_json(x) for x in (run_dir / "judged" / "items.jsonl").read_text().splitlines()]
+    items = [ItemResult.model_validate_json(x) for x in (run_dir / "demo" / "items.jsonl").read_text().splitlines()]
     assert all(it.judge_scores and "faithfulness" in it.judge_scores for it in items)

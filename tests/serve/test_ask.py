@@ -19,7 +19,7 @@ QUESTION = "How many days of annual leave do full-time employees get?"
 @pytest.fixture
 def scenario(tmp_path: Path, repo: Path) -> Path:
     path = tmp_path / "ask.yaml"
-    path.write_text(f"name: ask\n"
+    path.write_text(f"name: demo\n"  # reuses the session's demo-corpus index
                     f"corpus: {{paths: [{repo / 'golden_sets' / 'demo_corpus'}]}}\n"
                     f"golden_set: {repo / 'golden_sets' / 'demo_golden.jsonl'}\n"
                     f"pipeline: {{generator: {{backend: extractive}}}}\n")
