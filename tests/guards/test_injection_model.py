@@ -159,3 +159,25 @@ def test_a_second_request_is_not_lone() -> None:
     )
     assert all("h:lone_request" not in f for f in got)
     assert "h:novel_request" in got[0] and "h:novel_request" not in got[1]
+
+
+def test_the_query_model_gives_output_format_features_no_weight() -> None:
+    from guards.train_injection import QUERY_IGNORED
+
+    model = InjectionModel.load(TRAINED_MODEL)
+    assert not QUERY_IGNORED & set(model.models["query"].weights)
+    assert QUERY_IGNORED & set(model.models["context"].weights)  # inside a document they are attack signals
+
+
+def test_adding_a_group_moves_no_other_group_to_another_fold() -> None:
+    from guards.injection_data import Corpus, Item
+    from guards.train_injection import assign_folds
+
+    def corpus(groups: list[str]) -> Corpus:
+        items = [Item("t", 0, "query", "s", g) for g in groups]
+        return Corpus([], [], [], [], items, [])
+
+    before = assign_folds(corpus([f"g{i}" for i in range(20)]))
+    after = assign_folds(corpus([f"g{i}" for i in range(21)]))
+    assert all(after[g] == fold for g, fold in before.items())
+    assert len(set(before.values())) > 1
