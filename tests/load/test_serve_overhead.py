@@ -1,0 +1,45 @@
+"""bench.serve_overhead's server-side clock: one sample per HTTP request, taken at its last body message (a
+streamed reply is timed to its end, not to its first chunk), nothing for other ASGI scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import Awaitable, Callable
+
+from bench.serve_overhead import ServerClock
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+def test_the_server_clock_times_each_http_request_to_its_last_body_message() -> None:
+    log: list[str] = []
+
+    class App:
+        state = types.SimpleNamespace()  # kept by the clock: the server reads its limits there
+
+        async def __call__(self, scope: dict, receive: object, send: Send) -> None:
+            if scope["type"] != "http":
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+            log.append(f"chunk, {len(clock.samples_ms)} samples")
+            await send({"type": "http.response.body", "body": b"b"})
+
+    app = App()
+    clock = ServerClock(app)
+
+    async def sent(message: object) -> None:
+        return None
+
+    async def received() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def main() -> None:
+        for scope_type in ("lifespan", "http", "http"):
+            await clock({"type": scope_type}, received, sent)
+
+    asyncio.run(main())
+    assert log == ["chunk, 0 samples", "chunk, 1 samples"]
+    assert len(clock.samples_ms) == 2 and all(ms >= 0 for ms in clock.samples_ms)
+    assert clock.state is app.state
