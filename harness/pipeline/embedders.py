@@ -82,6 +82,14 @@ def _load_model(model_ref: str, device: str, dtype: str) -> Any:
     return model
 
 
+@functools.lru_cache(maxsize=8)
+def _shared_cache(model_ref: str, device: str, dtype: str, capacity: int) -> VectorCache:
+    """One vector cache per loaded model (and capacity) in a process, like the model itself: a vector
+    depends only on the model, its precision and the prefixed text, and bench, eval and serve build an
+    embedder per scenario over what is often the same corpus."""
+    return VectorCache(capacity)
+
+
 class SentenceTransformersEmbedder:
     def __init__(self, config: SentenceTransformersEmbedderConfig) -> None:
         self.config = config
@@ -97,7 +105,7 @@ class SentenceTransformersEmbedder:
         if dim is None:
             raise BackendUnavailable(f"embedder {self.model_ref!r} does not report its embedding dimension")
         self._dim = int(dim)
-        self.cache = VectorCache(config.cache_size)
+        self.cache = _shared_cache(self.model_ref, self.device, self.dtype, config.cache_size)
 
     @property
     def dim(self) -> int:

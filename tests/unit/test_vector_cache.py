@@ -61,3 +61,20 @@ def test_the_embedder_returns_cached_rows_equal_to_fresh_ones(minilm) -> None:
     rows = minilm.embed(texts, kind="passage")  # one row cached, one computed
     np.testing.assert_allclose(rows, fresh, atol=1e-6)
     assert minilm.embed(texts, kind="passage").shape == (2, minilm.dim)
+
+
+def test_embedders_of_one_model_share_their_vectors(minilm) -> None:
+    """bench, eval and serve build an embedder per scenario; the second one reuses the first one's vectors."""
+    from harness.config import SentenceTransformersEmbedderConfig
+    from harness.pipeline.embedders import SentenceTransformersEmbedder
+
+    other = SentenceTransformersEmbedder(SentenceTransformersEmbedderConfig(device="cpu"))
+    text = "A sentence that only this test embeds, once."
+    misses, hits = minilm.cache.misses, minilm.cache.hits
+    first = minilm.embed([text], "passage")
+    again = other.embed([text], "passage")
+    assert other.cache is minilm.cache
+    assert (minilm.cache.misses, minilm.cache.hits) == (misses + 1, hits + 1)
+    np.testing.assert_array_equal(first, again)
+    resized = SentenceTransformersEmbedder(SentenceTransformersEmbedderConfig(device="cpu", cache_size=10))
+    assert resized.cache is not minilm.cache and resized.cache.capacity == 10
