@@ -21,8 +21,8 @@ server's threads (all but this process's main thread, which only waits for the g
 process (its start-up included). The 1-minute load average before and after each run is printed beside it.
 
 ``--baseline REV`` measures ``REV`` too, in the same sitting: a git worktree of REV (under the system temp
-folder) gets this file, and each repeat runs the baseline and this checkout back to back, each in a fresh
-process, with the same measurement code.
+folder, removed at the end) gets this file, and each repeat runs the baseline and this checkout back to back,
+each in a fresh process, with the same measurement code.
 """
 
 from __future__ import annotations
@@ -213,14 +213,13 @@ def baseline_checkout(rev: str) -> Path:
     )
     if sha.returncode != 0:
         raise SystemExit(f"--baseline {rev}: not a commit of {REPO} ({sha.stderr.strip()})")
-    path = Path(tempfile.gettempdir()) / f"rag-harden-serve-overhead-{sha.stdout.strip()[:12]}"
-    if not path.exists():
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(path), sha.stdout.strip()],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        )
+    path = Path(tempfile.mkdtemp(prefix="rag-harden-serve-overhead-")) / sha.stdout.strip()[:12]
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(path), sha.stdout.strip()],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     shutil.copyfile(Path(__file__), path / "bench" / "serve_overhead.py")
     return path
 
@@ -255,15 +254,22 @@ def main() -> None:
     checkouts = {"baseline": baseline_checkout(args.baseline)} if args.baseline else {}
     checkouts["this"] = REPO
     rows = []
-    for repeat in range(args.repeat):
-        for rate in args.rates:
-            for label, checkout in checkouts.items():
-                if args.baseline:
-                    row = run_child(checkout, rate, args)
-                else:
-                    row = measure(rate, args.seconds, args.latency_ms)
-                rows.append({"revision": label, "repeat": repeat, **row})
-                print(row_line(label, row), flush=True)
+    try:
+        for repeat in range(args.repeat):
+            for rate in args.rates:
+                for label, checkout in checkouts.items():
+                    if args.baseline:
+                        row = run_child(checkout, rate, args)
+                    else:
+                        row = measure(rate, args.seconds, args.latency_ms)
+                    rows.append({"revision": label, "repeat": repeat, **row})
+                    print(row_line(label, row), flush=True)
+    finally:
+        if args.baseline:  # the worktree goes; the repository's list of worktrees is as it was
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(checkouts["baseline"])], cwd=REPO, check=False
+            )
+            shutil.rmtree(checkouts["baseline"].parent, ignore_errors=True)
     sustained = None
     for rate in sorted(set(args.rates)):
         mine = [r for r in rows if r["rate"] == rate and r["revision"] == "this"]
