@@ -14,7 +14,7 @@ import pytest
 
 from guards.injection import InjectionGuard
 from guards.injection_data import PROJECT_SETS
-from guards.injection_model import DEFAULT_MODEL, TRAINED_MODEL
+from guards.injection_model import V3_MODEL
 from harness.config import InjectionGuardConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,8 +36,10 @@ def _rows(name: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def guard() -> InjectionGuard:
-    """The v4 model (trained on the train families; not the default yet, see docs/detectors_injection.md)."""
-    return InjectionGuard(InjectionGuardConfig(canary=False, model_path=TRAINED_MODEL))
+    """The shipped default (v4, trained on the train families)."""
+    guard = InjectionGuard(InjectionGuardConfig(canary=False))
+    assert guard.scorer.model.version == "injection-v4"
+    return guard
 
 
 def test_the_builder_rewrites_the_shipped_files_byte_for_byte() -> None:
@@ -86,7 +88,7 @@ def test_ordinary_requests_of_unseen_families_pass_the_query_guard(guard: Inject
 
 
 def test_v4_blocks_far_fewer_ordinary_requests_than_v3(guard: InjectionGuard) -> None:
-    v3 = InjectionGuard(InjectionGuardConfig(canary=False, model_path=DEFAULT_MODEL))
+    v3 = InjectionGuard(InjectionGuardConfig(canary=False, model_path=V3_MODEL))
     assert _flag_rate(guard, "benign_requests") <= 0.05 < 0.2 <= _flag_rate(v3, "benign_requests")
 
 
