@@ -147,9 +147,15 @@ class GuardProxy(AnswersPipeline):
         if self.action == "off" or not contexts or not answer.strip():
             return None
         started = time.perf_counter()
-        scored = self.groundedness.score(answer, contexts, question)
+        # Only the decision is needed here: decide_many embeds a claim only when its semantic feature can
+        # change the verdict (the same verdicts as score; the faithfulness is then a range).
+        scored = self.groundedness.decide_many([(answer, contexts, question)], self.threshold)[0]
         ms = (time.perf_counter() - started) * 1e3
-        note = f"faithfulness {scored.faithfulness:.3f}, threshold {self.threshold:g}"
+        if scored.exact or scored.faithfulness_range is None:
+            note = f"faithfulness {scored.faithfulness:.3f}, threshold {self.threshold:g}"
+        else:
+            low, high = scored.faithfulness_range
+            note = f"faithfulness in [{low:.3f}, {high:.3f}], threshold {self.threshold:g}"
         if scored.faithfulness >= self.threshold:
             return GuardResult(guard="groundedness", stage="answer", action="allow", latency_ms=ms, note=note)
         claims = scored.unsupported or scored.claims
