@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import BackendUnavailable, HardenError
 from harness.eval.abstention import is_declined, is_uncited
@@ -24,15 +24,12 @@ from harness.pipeline.protocols import AnswersPipeline  # the system under test 
 from harness.results import ItemResult, RetrievedRef
 from harness.text import strip_citations
 
+if TYPE_CHECKING:  # importing the scorer costs about 0.5 s; the runner needs only its protocol
+    from harness.eval.groundedness import ScoresGroundedness
+
 
 class ScoresAnswers(Protocol):
     def score(self, reference: str, response: str) -> dict[str, float]: ...
-
-
-class ScoresGroundedness(Protocol):
-    def score(self, answer: str, passages: Sequence[str], question: str = "") -> Any: ...
-
-    def score_many(self, items: Sequence[tuple[str, Sequence[str], str]]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -86,8 +83,8 @@ def _declined(result: Any) -> bool:
 def groundedness_input(example: GoldenExample, result: Any) -> tuple[str, list[str], str] | None:
     """``(answer, contexts, question)`` the groundedness scorer reads for this answer, or None when it is not
     scored (a declined or blocked answer, an external target with nothing to ground against)."""
-    contexts, _ = _contexts(example, result)
-    external = getattr(result, "target_kind", None) is not None
+    contexts, grounded_against = _contexts(example, result)
+    external = grounded_against is not None
     if _declined(result) or (external and not contexts):
         return None
     return strip_citations(result.answer), contexts, example.user_input
