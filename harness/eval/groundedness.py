@@ -270,15 +270,11 @@ class GroundednessScorer:
                     features=features,
                 )
             )
-        low, high = self._faithfulness_range(found, skipped)
-        return Groundedness(
-            faithfulness=low,
-            claims=claims,
-            # unsupported whatever a skipped semantic value is
-            unsupported=[c for c in claims if c.counted and _high(c) < self.claim_threshold],
-            exact=not skipped,
-            faithfulness_range=(low, high) if skipped else None,
-        )
+        facts = [c for c in claims if c.counted]
+        low = self.model.aggregate([c.support for c in facts])
+        high = self.model.aggregate([_high(c) for c in facts])
+        spread = (round(low, 6), round(high, 6)) if skipped else None
+        return _result(claims, low, self.claim_threshold, spread)
 
 
 def _embeddable(found: list[ClaimEvidence], ctx: ContextIndex) -> list[ClaimEvidence]:
@@ -290,11 +286,20 @@ def _high(claim: ClaimSupport) -> float:
     return claim.support if claim.support_range is None else claim.support_range[1]
 
 
-def _result(claims: list[ClaimSupport], faithfulness: float, claim_threshold: float) -> Groundedness:
+def _result(
+    claims: list[ClaimSupport],
+    faithfulness: float,
+    claim_threshold: float,
+    faithfulness_range: tuple[float, float] | None = None,
+) -> Groundedness:
+    """``faithfulness_range`` when some claims' semantic feature was skipped (``faithfulness`` is its low
+    end); a claim is then unsupported only if it is whatever the skipped value is."""
     return Groundedness(
         faithfulness=round(faithfulness, 6),
         claims=claims,
-        unsupported=[c for c in claims if c.counted and c.support < claim_threshold],
+        unsupported=[c for c in claims if c.counted and _high(c) < claim_threshold],
+        exact=faithfulness_range is None,
+        faithfulness_range=faithfulness_range,
     )
 
 
