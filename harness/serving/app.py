@@ -14,6 +14,10 @@ that no personal value can leave half-seen (:mod:`harness.pipeline.streaming`; a
 costs time to first token). A failure before the first delta gets its HTTP status; after it, the stream ends
 with ``finish_reason: "error"``.
 
+``/v1/query`` and ``/v1/chat/completions`` are declared to FastAPI (their OpenAPI schema) but served by the
+outer middleware (:mod:`harness.serving.json_routes`: the same parsing and errors, a fraction of the CPU);
+``create_app(direct_routes=False)`` sends them through FastAPI's router instead, to compare the two.
+
 The same app is the guard proxy when the pipeline is a :class:`harness.serving.proxy.GuardProxy` (an external
 target with the guards around it); its upstream's failures are 502 ``upstream_error``, an unreachable upstream
 503 naming the URL.
@@ -24,7 +28,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -36,9 +39,10 @@ from harness.errors import BackendUnavailable, ConfigError, HardenError
 from harness.pipeline.protocols import AnswersPipeline
 from harness.serving import server
 from harness.serving.admission import Admission, Deadline, DeadlineExceeded, Overloaded
-from harness.serving.errors import ApiError, install_error_handlers
+from harness.serving.errors import ApiError, install_error_handlers, known_field_names
+from harness.serving.json_routes import JsonRoute
 from harness.serving.metrics import ServerMetrics
-from harness.serving.middleware import HardeningMiddleware
+from harness.serving.middleware import HardeningMiddleware, random_id
 from harness.serving.models import (
     AssistantMessage,
     ChatChoice,
@@ -124,11 +128,14 @@ def create_app(
     *,
     load_in_background: bool = True,
     freeze_heap: bool = False,
+    direct_routes: bool = True,
 ) -> FastAPI:
     """The ASGI app. ``load_pipeline`` builds the pipeline (models, index); until it has, ``/readyz`` says
     503. Streamed chat requests use its ``answer_stream`` (the protocol's default answers in one delta).
     ``freeze_heap`` (the server process's own app, not one of many in a test process): once the pipeline has
-    loaded, everything alive is moved out of the garbage collector's reach (:func:`server.freeze_heap`)."""
+    loaded, everything alive is moved out of the garbage collector's reach (:func:`server.freeze_heap`).
+    ``direct_routes``: the POST routes are answered by the outer middleware (False: by FastAPI's router, as
+    every other route; the same replies, at several times the CPU)."""
     token = read_api_key(config)
     app = _HardenedApp(title="rag-harden", docs_url=None, redoc_url=None)
     admission = Admission(config.max_concurrency, config.max_queue, config.retry_after_s)
@@ -205,8 +212,7 @@ def create_app(
                 metrics.findings.labels(r.guard, r.stage, f.entity_type).inc()
         return result
 
-    @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
-    async def query(body: QueryRequest) -> QueryResponse:
+    async def query_reply(body: QueryRequest) -> Response:
         result = await answer(body.question, body.top_k)
         passages = [
             PassageRef(
@@ -218,7 +224,7 @@ def create_app(
             )
             for p in result.passages
         ]
-        return QueryResponse(
+        reply = QueryResponse(
             answer=result.answer,
             citations=result.citations,
             passages=passages,
@@ -226,6 +232,7 @@ def create_app(
             blocked=result.blocked,
             timings=result.timings,
         )
+        return Response(reply.model_dump_json(), media_type="application/json")
 
     streamed = {"content": {MEDIA_TYPE: {}}, "description": "a completion, or its chunks as SSE"}
 
@@ -268,7 +275,7 @@ def create_app(
                 Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens),
             )
 
-        ident, created = f"chatcmpl-{uuid.uuid4().hex[:16]}", int(time.time())
+        ident, created = f"chatcmpl-{random_id()}", int(time.time())
         events = chat_events(
             tokens(),
             ident=ident,
@@ -279,8 +286,7 @@ def create_app(
         )
         return StreamingResponse(events, media_type=MEDIA_TYPE)
 
-    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
-    async def chat(body: ChatRequest) -> Any:
+    async def chat_reply(body: ChatRequest) -> Response:
         question = body.question()
         if not question.strip():
             raise ApiError(422, "invalid_request", "messages need a user message with text")
@@ -290,13 +296,29 @@ def create_app(
         result = await answer(question, None)
         usage = Usage.of(result.generation.prompt_tokens, result.generation.completion_tokens)
         reason = result.generation.finish_reason or "stop"
-        return ChatCompletion(
-            id=f"chatcmpl-{uuid.uuid4().hex[:16]}",
+        reply = ChatCompletion(
+            id=f"chatcmpl-{random_id()}",
             created=int(time.time()),
             model=config.model_name,
             usage=usage,
             choices=[ChatChoice(message=AssistantMessage(content=result.answer), finish_reason=reason)],
         )
+        return Response(reply.model_dump_json(), media_type="application/json")
+
+    @app.post("/v1/query", response_model=QueryResponse, responses=_ERRORS)
+    async def query(body: QueryRequest) -> Response:
+        return await query_reply(body)
+
+    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={**_ERRORS, 200: streamed})
+    async def chat(body: ChatRequest) -> Response:
+        return await chat_reply(body)
+
+    if direct_routes:
+        allowed = known_field_names([QueryRequest, ChatRequest])
+        app.hardening["routes"] = {
+            "/v1/query": JsonRoute(QueryRequest, query_reply, allowed),
+            "/v1/chat/completions": JsonRoute(ChatRequest, chat_reply, allowed),
+        }
 
     @app.get("/v1/models", response_model=ModelList, responses=_ERRORS)
     async def models() -> ModelList:

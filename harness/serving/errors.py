@@ -115,25 +115,37 @@ def safe_fields(errors: Iterable[Mapping[str, Any]], allowed: frozenset[str]) ->
     return out
 
 
+def invalid_request(
+    errors: Iterable[Mapping[str, Any]], allowed: frozenset[str], request_id: str
+) -> Response:
+    """The 422 for a request body that failed validation: each error's location (only ``allowed`` names
+    and list indices kept) and pydantic type, never its input or message."""
+    fields = safe_fields(errors, allowed)
+    kinds = ", ".join(sorted({f.type for f in fields}))
+    log.info("invalid request %s: %s", request_id, kinds)
+    return error_response(
+        422,
+        "invalid_request",
+        "the request does not match the schema; see fields",
+        request_id,
+        fields=fields,
+    )
+
+
+def api_error_response(exc: ApiError, request_id: str) -> Response:
+    return error_response(exc.status, exc.type, exc.message, request_id, headers=exc.headers)
+
+
 def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel]]) -> None:
     allowed = known_field_names(request_models)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-        fields = safe_fields(errors, allowed)
-        kinds = ", ".join(sorted({f.type for f in fields}))
-        log.info("invalid request %s: %s", request_id_of(request), kinds)
-        return error_response(
-            422,
-            "invalid_request",
-            "the request does not match the schema; see fields",
-            request_id_of(request),
-            fields=fields,
-        )
+        return invalid_request(errors, allowed, request_id_of(request))
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.type, exc.message, request_id_of(request), headers=exc.headers)
+        return api_error_response(exc, request_id_of(request))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
@@ -157,9 +169,11 @@ def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel
 
 __all__ = [
     "ApiError",
+    "api_error_response",
     "error_body",
     "error_response",
     "install_error_handlers",
+    "invalid_request",
     "known_field_names",
     "safe_fields",
 ]
