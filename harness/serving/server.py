@@ -3,11 +3,12 @@ in-process loopback server that tests and benchmarks use.
 
 uvicorn's own settings cover what they can: ``timeout_keep_alive`` (idle keep-alive connections),
 ``limit_concurrency`` (open connections; then 503), ``access_log=False`` (its access line carries the query
-string; :mod:`harness.serving.middleware` writes one without it). uvicorn has no header read timeout: a client
-may send half its headers and hold the connection for ever. :func:`header_timeout_protocol` adds one to
-uvicorn's HTTP protocol: the headers of each request must be complete within ``header_timeout_s`` of the
-connection opening (or of the first byte of a request that follows another on a keep-alive connection), else
-the connection gets a 408 and is closed, and ``/metrics`` counts it
+string; :mod:`harness.serving.middleware` writes one without it), ``proxy_headers=False`` (its middleware
+rewrote every request's client address from ``X-Forwarded-For``, which nothing here reads). uvicorn has no
+header read timeout: a client may send half its headers and hold the connection for ever.
+:func:`header_timeout_protocol` adds one to uvicorn's HTTP protocol: the headers of each request must be
+complete within ``header_timeout_s`` of the connection opening (or of the first byte of a request that follows
+another on a keep-alive connection), else the connection gets a 408 and is closed, and ``/metrics`` counts it
 (``rag_harden_slow_clients_total{kind="header_timeout"}``).
 
 The protocol is httptools (uvicorn's C parser) when it is installed, h11 (pure Python) otherwise: at 200
@@ -212,6 +213,7 @@ def uvicorn_settings(app: Any, config: ServeConfig) -> dict[str, Any]:
         "limit_concurrency": config.max_connections,
         "timeout_graceful_shutdown": int(config.request_timeout_s),
         "access_log": False,
+        "proxy_headers": False,
         "server_header": False,
     }
 
