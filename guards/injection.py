@@ -11,7 +11,8 @@ Backends (``InjectionGuardConfig.backend``), each a :class:`Scorer` scoring a te
 - ``patterns``: the regex families alone (:mod:`guards.injection_patterns`).
 
 A finding names the segment that scored highest (its offsets in the normalised text and a salted hash, never
-the text itself).
+the text itself). The guard keeps its last scoring, so ``score`` right after ``check`` of the same text (as
+``guard eval`` does) does not score it again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from guards.injection_normalise import normalise
 from guards.injection_patterns import FAMILIES, score_text
@@ -30,12 +31,19 @@ from harness.guarding import BaseGuard, Finding, GuardResult, salted_hash
 from harness.jsonl import iter_jsonl
 
 
+class Scored(NamedTuple):
+    """A backend's score of a text, the (recognizer, start, end) spans of its normalised form behind it, and
+    that normalised form when the backend computed it (None: the guard normalises when it needs it)."""
+
+    score: float
+    spans: list[tuple[str, int, int]]
+    normalised: str | None = None
+
+
 class Scorer(Protocol):
     name: str
 
-    def score(self, text: str, stage: str) -> tuple[float, list[tuple[str, int, int]]]:
-        """The score of ``text`` and the (recognizer, start, end) spans of its normalised form behind it."""
-        ...
+    def score(self, text: str, stage: str) -> Scored: ...
 
     def threshold(self, stage: str) -> float: ...
 
@@ -46,8 +54,8 @@ class PatternScorer:
     def __init__(self, threshold: float | None) -> None:
         self._threshold = 0.5 if threshold is None else threshold
 
-    def score(self, text: str, stage: str) -> tuple[float, list[tuple[str, int, int]]]:
-        return score_text(text)
+    def score(self, text: str, stage: str) -> Scored:
+        return Scored(*score_text(text))
 
     def threshold(self, stage: str) -> float:
         return self._threshold
@@ -62,14 +70,13 @@ class ClassifierScorer:
         self.model = InjectionModel.load(model_path or DEFAULT_MODEL)
         self._threshold = threshold
 
-    def score(self, text: str, stage: str) -> tuple[float, list[tuple[str, int, int]]]:
+    def score(self, text: str, stage: str) -> Scored:
         result = self.model.score(text, stage)
         if result.best is None:
-            return 0.0, []
+            return Scored(0.0, [], result.normalised)
         seg = result.best.segment
-        return result.score, [
-            ("classifier_decoded" if result.best.decoded else "classifier", seg.start, seg.end)
-        ]
+        recognizer = "classifier_decoded" if result.best.decoded else "classifier"
+        return Scored(result.score, [(recognizer, seg.start, seg.end)], result.normalised)
 
     def threshold(self, stage: str) -> float:
         return self.model.threshold(stage) if self._threshold is None else self._threshold
@@ -85,9 +92,10 @@ class HfScorer:
         self.classifier = HfInjectionClassifier(config.model_path, config.injection_label, config.max_length)
         self._threshold = 0.5 if config.threshold is None else config.threshold
 
-    def score(self, text: str, stage: str) -> tuple[float, list[tuple[str, int, int]]]:
+    def score(self, text: str, stage: str) -> Scored:
         value = self.classifier.score(text)
-        return value, [("hf-classifier", 0, len(normalise(text)))]
+        norm = normalise(text)
+        return Scored(value, [("hf-classifier", 0, len(norm))], norm)
 
     def threshold(self, stage: str) -> float:
         return self._threshold
@@ -113,6 +121,16 @@ class InjectionGuard(BaseGuard):
                 f"injection guard: unknown backend {config.backend!r}; valid: {sorted(SCORERS)}"
             )
         self.scorer = SCORERS[config.backend](config)
+        self._last: tuple[str, str, Scored] | None = None
+
+    def _score(self, text: str, stage: str) -> Scored:
+        """The backend's scoring of ``text``, kept (one text) for a ``score`` call right after ``check``."""
+        last = self._last
+        if last is not None and last[1] == stage and (last[0] is text or last[0] == text):
+            return last[2]
+        scored = self.scorer.score(text, stage)
+        self._last = (text, stage, scored)
+        return scored
 
     def decorate_system(self, system: str) -> str:
         if not self.canary:
@@ -123,7 +141,7 @@ class InjectionGuard(BaseGuard):
         """The backend's injection score of ``text`` at ``stage`` (for AUROC; :meth:`check` thresholds it)."""
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
-        return self.scorer.score(text, stage)[0]
+        return self._score(text, stage).score
 
     def thresholds(self) -> dict[str, float]:
         return {stage: self.scorer.threshold(stage) for stage in ("query", "context")}
@@ -162,9 +180,9 @@ class InjectionGuard(BaseGuard):
                     latency_ms=(time.perf_counter() - started) * 1e3,
                     text=text,
                 )
-        score, hits = self.scorer.score(text, stage)
+        score, hits, norm = self._score(text, stage)
         if score >= self.scorer.threshold(stage) and hits:
-            norm = normalise(text)
+            norm = normalise(text) if norm is None else norm
             for recognizer, start, end in hits:
                 weight = FAMILIES[recognizer][0] if recognizer in FAMILIES else score
                 findings.append(
@@ -217,6 +235,7 @@ __all__ = [
     "HfScorer",
     "InjectionGuard",
     "PatternScorer",
+    "Scored",
     "Scorer",
     "evaluate_probes",
     "normalise",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from guards.injection_patterns import FAMILIES
 
@@ -224,7 +225,11 @@ def featurize(text: str, families: frozenset[str] = frozenset()) -> dict[str, fl
     """The sparse features of one segment (already normalised); ``families`` are the pattern families that
     matched inside it (:func:`family_spans` finds them once for a whole passage)."""
     lower = text.lower()
-    words = _WORD.findall(lower)
+    return _featurize(text, lower, _WORD.findall(lower), families)
+
+
+def _featurize(text: str, lower: str, words: list[str], families: frozenset[str]) -> dict[str, float]:
+    """:func:`featurize` given the segment's lower-cased text and its words."""
     feats: dict[str, float] = {}
     if words:
         feats["f:" + words[0]] = 1.0
@@ -441,10 +446,14 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
     segments (an FAQ's question and its answer; a planted question is not answered by the document).
     Passages of fewer than 3 segments (a query, a short note) get none of them.
     """
+    return _relative(texts, [_WORD.findall(t.lower()) for t in texts])
+
+
+def _relative(texts: list[str], words: list[list[str]]) -> list[dict[str, float]]:
+    """:func:`context_features` given each segment's words."""
     out: list[dict[str, float]] = [{} for _ in texts]
     if len(texts) < 3:
         return out
-    words = [_WORD.findall(t.lower()) for t in texts]
     contents = [_content(w) for w in words]
     requests = [_request_like(w, t) for w, t in zip(words, texts, strict=True)]
     n_requests = sum(requests)
@@ -467,28 +476,61 @@ def context_features(texts: list[str]) -> list[dict[str, float]]:
     return out
 
 
-def segment_features(text: str) -> list[tuple[Segment, dict[str, float]]]:
-    """Segments of a normalised passage with their features (pattern families found once for the passage),
-    the per-segment features of :func:`featurize` plus those relative to the passage
-    (:func:`context_features`)."""
+class SegmentParts(NamedTuple):
+    """One segment of a passage: the pattern families matching inside it, its features relative to the
+    passage (:func:`context_features`), and what :meth:`own` needs for its :func:`featurize` features. Those
+    depend only on :attr:`key` (the text and the families), so a passage's repeated segments (table cells,
+    quoted lines) need them once. A named tuple: one is built per segment, a frozen dataclass is slower."""
+
+    segment: Segment
+    families: frozenset[str]
+    relative: dict[str, float]
+    lower: str
+    words: list[str]
+
+    @property
+    def key(self) -> tuple[str, frozenset[str]]:
+        return self.segment.text, self.families
+
+    def own(self) -> dict[str, float]:
+        """:func:`featurize` of the segment."""
+        return _featurize(self.segment.text, self.lower, self.words, self.families)
+
+
+def segment_parts(text: str) -> list[SegmentParts]:
+    """The segments of a normalised passage with their parts (words found once per segment, pattern
+    families once for the passage)."""
     segs = segments(text)
     spans = family_spans(text)
-    relative = context_features([seg.text for seg in segs])
+    texts = [seg.text for seg in segs]
+    lowers = [t.lower() for t in texts]
+    words = [_WORD.findall(lw) for lw in lowers]
     out = []
-    for seg, rel in zip(segs, relative, strict=True):
-        fams = frozenset(f for f, s, e in spans if s < seg.end and e > seg.start)
-        feats = featurize(seg.text, fams)
-        feats.update(rel)
-        out.append((seg, feats))
+    for seg, lower, ws, rel in zip(segs, lowers, words, _relative(texts, words), strict=True):
+        fams = frozenset(f for f, s, e in spans if s < seg.end and e > seg.start) if spans else frozenset()
+        out.append(SegmentParts(seg, fams, rel, lower, ws))
+    return out
+
+
+def segment_features(text: str) -> list[tuple[Segment, dict[str, float]]]:
+    """Segments of a normalised passage with their features, the per-segment features of :func:`featurize`
+    plus those relative to the passage (:func:`context_features`)."""
+    out = []
+    for part in segment_parts(text):
+        feats = part.own()
+        feats.update(part.relative)
+        out.append((part.segment, feats))
     return out
 
 
 __all__ = [
     "MAX_SEGMENT",
     "Segment",
+    "SegmentParts",
     "context_features",
     "family_spans",
     "featurize",
     "segment_features",
+    "segment_parts",
     "segments",
 ]

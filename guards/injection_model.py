@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guards.injection_features import Segment, segment_features
+from guards.injection_features import Segment, segment_parts
 from guards.injection_normalise import decoded_payloads, normalise
 from harness.errors import ConfigError
 
@@ -36,13 +36,29 @@ class LinearModel:
     intercept: float
     threshold: float
 
-    def logit(self, features: dict[str, float]) -> float:
+    def terms(self, features: dict[str, float]) -> float:
+        """The sum of ``weight * value`` over ``features`` in their order: the logit less the intercept."""
         w = self.weights
-        return self.intercept + sum(w.get(name, 0.0) * value for name, value in features.items())
+        return sum(w.get(name, 0.0) * value for name, value in features.items())
+
+    def logit(self, features: dict[str, float]) -> float:
+        return self.intercept + self.terms(features)
 
     def probability(self, features: dict[str, float]) -> float:
-        z = self.logit(features)
-        return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+        return _sigmoid(self.logit(features))
+
+    def probability_of(self, own_terms: float, relative: dict[str, float]) -> float:
+        """:meth:`probability` of a segment's features, its own ones (given as their :meth:`terms`) followed
+        by ``relative``: the same sum in the same order, so the same float."""
+        w = self.weights
+        total = own_terms
+        for name, value in relative.items():
+            total += w.get(name, 0.0) * value
+        return _sigmoid(self.intercept + total)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,19 @@ class PassageScore:
     score: float
     best: SegmentScore | None
     normalised: str
+
+
+def _probabilities(model: LinearModel, text: str) -> list[tuple[Segment, float]]:
+    """Each segment of a normalised passage with its probability (as ``model.probability`` of its
+    :func:`segment_features`); a segment's own features are computed once per distinct text and families."""
+    own_terms: dict[tuple[str, frozenset[str]], float] = {}
+    out = []
+    for part in segment_parts(text):
+        terms = own_terms.get(part.key)
+        if terms is None:
+            terms = own_terms[part.key] = model.terms(part.own())
+        out.append((part.segment, model.probability_of(terms, part.relative)))
+    return out
 
 
 class InjectionModel:
@@ -104,12 +133,10 @@ class InjectionModel:
     def segment_scores(self, text: str, stage: str) -> tuple[str, list[SegmentScore]]:
         model = self.model_for(stage)
         norm = normalise(text)
-        out = [SegmentScore(seg, model.probability(feats)) for seg, feats in segment_features(norm)]
+        out = [SegmentScore(seg, p) for seg, p in _probabilities(model, norm)]
         for payload in decoded_payloads(norm):
-            for seg, feats in segment_features(normalise(payload)):
-                out.append(
-                    SegmentScore(Segment(0, len(norm), seg.text), model.probability(feats), decoded=True)
-                )
+            for seg, p in _probabilities(model, normalise(payload)):
+                out.append(SegmentScore(Segment(0, len(norm), seg.text), p, decoded=True))
         return norm, out
 
     def score(self, text: str, stage: str) -> PassageScore:
