@@ -7,6 +7,7 @@ recognizer and a salted hash, so results can be logged and written to reports sa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -93,6 +94,14 @@ def _salt() -> bytes:
     explicit = os.environ.get("RAG_HARDEN_HASH_SALT")
     if explicit:
         return explicit.encode()
+    env = os.environ.get
+    return _stored_salt(env("RAG_HARDEN_CACHE"), env("XDG_CACHE_HOME"), env("HOME"))
+
+
+@functools.lru_cache(maxsize=4)
+def _stored_salt(*cache_env: str | None) -> bytes:
+    """The salt file of the cache folder (created when missing), read once per process for each value of the
+    variables that choose the folder (``cache_env``, the cache key): a finding's hash cost a file read."""
     path = cache_dir() / "hash-salt"
     try:
         return path.read_bytes()
