@@ -139,7 +139,9 @@ class DetectorFigures(BaseModel):
     per_source: dict[str, GroupFigures]
     per_position: dict[str, GroupFigures]
     per_task: dict[str, GroupFigures]
+    # Wall and CPU (process_time: not inflated by other processes' load) ms per item, scored once each.
     ms_per_item: float | None = None
+    cpu_ms_per_item: float | None = None
 
 
 class InjectionEvalReport(ResultHeader):
@@ -165,6 +167,7 @@ def detector_figures(
     scores: Sequence[float] | None,
     threshold: dict[str, float] | None = None,
     ms_per_item: float | None = None,
+    cpu_ms_per_item: float | None = None,
 ) -> DetectorFigures:
     f, y = np.asarray(flags, dtype=bool), np.array([r.label for r in rows])
 
@@ -182,6 +185,7 @@ def detector_figures(
         per_position=split(lambda r: r.position),
         per_task=split(lambda r: r.task),
         ms_per_item=ms_per_item,
+        cpu_ms_per_item=cpu_ms_per_item,
     )
 
 
@@ -195,15 +199,17 @@ def keyword_baseline(text: str) -> bool:
 
 def evaluate(guard: Any, path: Path, guard_config: dict[str, Any]) -> InjectionEvalReport:
     """The guard (anything with ``check(text, stage)``, and ``score(text, stage)`` for AUROC) and the keyword
-    baseline on the labelled rows of ``path``."""
+    baseline on the labelled rows of ``path``. The injection guard's ``score`` right after ``check`` reuses
+    the check's scoring, so the time per item is one scoring."""
     rows = load_rows(path)
     flags, scores = [], []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for r in rows:
         flags.append(bool(guard.check(r.text, r.stage).findings))
         if hasattr(guard, "score"):
             scores.append(float(guard.score(r.text, r.stage)))
     ms = (time.perf_counter() - started) * 1e3 / len(rows)
+    cpu_ms = (time.process_time() - cpu_started) * 1e3 / len(rows)
     threshold = guard.thresholds() if hasattr(guard, "thresholds") else None
     detectors = [
         detector_figures(
@@ -213,6 +219,7 @@ def evaluate(guard: Any, path: Path, guard_config: dict[str, Any]) -> InjectionE
             scores if scores else None,
             threshold,
             ms,
+            cpu_ms,
         ),
         detector_figures("keyword baseline", rows, [keyword_baseline(r.text) for r in rows], None),
     ]

@@ -68,6 +68,7 @@ def test_guard_eval_injection_writes_figures_with_intervals_and_a_baseline(tmp_p
     assert dr["low"] <= dr["value"] <= dr["high"]
     assert guard["auroc"] is not None and baseline["auroc"] is None
     assert set(guard["threshold"]) == {"query", "context"}
+    assert guard["ms_per_item"] > 0 and guard["cpu_ms_per_item"] > 0 and baseline["cpu_ms_per_item"] is None
     # the keyword baseline flags the benign "ignore the previous email": one false positive of three
     assert baseline["overall"]["false_positive_rate"]["hits"] == 1
     assert "keyword baseline" in result.output
