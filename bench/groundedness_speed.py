@@ -2,6 +2,7 @@
 
 Run: python -m bench.groundedness_speed [--dataset PATH ...] [--demo-run] [--limit N]
 [--modes batched,batched8,warm,cold,decide,decide-warm] [--threads N] [--out runs/groundedness-speed.json]
+[--against EARLIER_OUT.json]
 
 Data sets, each timed on its own: ``demo_golden`` (the default golden set's reference answers against their
 reference documents, the realistic batch: passages recur across questions), then by default
@@ -27,7 +28,9 @@ answer (mean, and p50/p95 per answer for the one-at-a-time modes), the largest d
 answer's faithfulness from the first mode's (the modes must agree up to float noise of the embeddings), the
 number of answers whose decision at the model's threshold differs from the first mode's (must be 0), and
 the share of answers scored exactly. The 1-minute load average is printed and written with the figures: on
-a busy machine wall times are inflated.
+a busy machine wall times are inflated. Each answer's faithfulness is written too, so ``--against`` an
+earlier output (of another commit: a speed change must not move a score beyond float noise, nor any
+decision) prints and records the same two comparisons with that file's same data set and mode.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "benchmarks"
 MODES = ("batched", "batched8", "warm", "cold", "decide", "decide-warm")
 Item = tuple[str, list[str], str]  # (answer, passages, question)
+Scores = dict[str, list[Any]]  # "faithfulness" and "exact", one entry per answer
 
 
 def demo_golden() -> list[Item]:
@@ -114,6 +118,20 @@ def run_mode(scorer: Any, items: Sequence[Item], mode: str) -> tuple[list[Any], 
     return results, figures
 
 
+def compare(got: Scores, reference: Scores, threshold: float, suffix: str) -> dict[str, float]:
+    """The largest difference of the faithfulness of answers exact in both, and the number of answers whose
+    decision at ``threshold`` differs (a result that is not exact decides by its low end, as it reports)."""
+    pairs = list(
+        zip(got["faithfulness"], reference["faithfulness"], got["exact"], reference["exact"], strict=True)
+    )
+    return {
+        "max_abs_diff_" + suffix: max((abs(g - r) for g, r, ge, re in pairs if ge and re), default=0.0),
+        "decisions_differing_" + suffix: float(
+            sum((g < threshold) != (r < threshold) for g, r, _, _ in pairs)
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -126,6 +144,12 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("runs/groundedness-speed.json"))
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="an earlier --out file (e.g. of another commit): compare each mode's scores with its scores",
+    )
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     if unknown := set(modes) - set(MODES):
@@ -154,31 +178,34 @@ def main() -> None:
     embedder.embed(["warm-up"], kind="passage")
 
     results: dict[str, dict[str, float]] = {}
+    scores: dict[str, Scores] = {}
+    earlier = json.loads(args.against.read_text())["scores"] if args.against else {}
     load = os.getloadavg()[0]
     print(f"torch threads {torch.get_num_threads()}, load average {load:.1f}, {os.cpu_count()} CPUs")
     for name, items in sets.items():
         items = items[: args.limit]
-        first: list[Any] | None = None
         for mode in modes:
             scorer = GroundednessScorer(embedder)
             got, fig = run_mode(scorer, items, mode)
-            first = got if first is None else first
+            key = f"{name}/{mode}"
+            scores[key] = {"faithfulness": [g.faithfulness for g in got], "exact": [g.exact for g in got]}
             threshold = scorer.model.faithfulness_threshold
-            pairs = list(zip(got, first, strict=True))
-            fig["max_abs_diff_vs_" + modes[0]] = max(
-                (abs(g.faithfulness - f.faithfulness) for g, f in pairs if g.exact), default=0.0
-            )
-            fig["decisions_differing_vs_" + modes[0]] = float(
-                sum((g.faithfulness < threshold) != (f.faithfulness < threshold) for g, f in pairs)
-            )
-            results[f"{name}/{mode}"] = fig
+            fig |= compare(scores[key], scores[f"{name}/{modes[0]}"], threshold, "vs_" + modes[0])
+            against = ""
+            if key in earlier:
+                fig |= compare(scores[key], earlier[key], threshold, "vs_against")
+                against = (
+                    f"  vs --against: max |d| {fig['max_abs_diff_vs_against']:.1e}, decisions differing "
+                    f"{fig['decisions_differing_vs_against']:.0f}"
+                )
+            results[key] = fig
             spread = f"  p50 {fig['p50_ms']:7.1f}  p95 {fig['p95_ms']:7.1f}" if "p50_ms" in fig else ""
             print(
-                f"{name + '/' + mode:26s} CPU {fig['cpu_ms_per_answer']:7.1f} ms/answer  wall "
+                f"{key:26s} CPU {fig['cpu_ms_per_answer']:7.1f} ms/answer  wall "
                 f"{fig['wall_ms_per_answer']:7.1f}{spread}  max |d faithfulness| (exact ones) "
                 f"{fig['max_abs_diff_vs_' + modes[0]]:.1e}  decisions differing "
                 f"{fig['decisions_differing_vs_' + modes[0]]:.0f}  exact {fig['exact_share']:.0%}  "
-                f"({len(items)} answers)",
+                f"({len(items)} answers){against}",
                 flush=True,
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +218,7 @@ def main() -> None:
                 "torch_threads": torch.get_num_threads(),
                 "load_average_1min": os.getloadavg()[0],
                 "results": results,
+                "scores": scores,
             },
             indent=2,
         )

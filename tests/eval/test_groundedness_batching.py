@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from harness.eval.groundedness import GroundednessScorer
+from harness.eval.groundedness_features import ContextIndex, claim_evidence
 from harness.pipeline.protocols import EmbedKind
 from harness.text import LIST_MARKER, prose_sentences
 from tests.eval.test_groundedness import PASSAGE, QUESTION, TRAVEL
@@ -55,19 +56,41 @@ def _assert_same(results, expected) -> None:
         assert got[0] == pytest.approx(want[0], abs=2e-6)
 
 
+class TokenisingEmbedder(RecordingEmbedder):
+    """A recording embedder that shows the scorer MiniLM's tokenizer, as the real one does."""
+
+    @property
+    def sentence_transformer(self) -> Any:
+        return self.inner.sentence_transformer
+
+
 def test_a_batch_scores_as_one_answer_at_a_time_embedding_each_text_once_by_length(minilm) -> None:
     one_at_a_time = [GroundednessScorer(minilm).score(*item) for item in ITEMS]
-    recording = RecordingEmbedder(minilm)
-    batched = GroundednessScorer(recording, embed_batch=4).score_many(ITEMS)
+    recording = TokenisingEmbedder(minilm)
+    batched = GroundednessScorer(recording, embed_batch=4, embed_tokens=40).score_many(ITEMS)
     texts = [t for call in recording.calls for t in call]
+    tokens = [len(ids) for ids in minilm.sentence_transformer.tokenizer(texts)["input_ids"]]
     assert len(recording.calls) > 1 and all(len(call) <= 4 for call in recording.calls)
+    assert all(len(call) * tokens[texts.index(call[-1])] <= 40 for call in recording.calls if len(call) > 1)
     assert len(texts) == len(set(texts))  # each claim and candidate sentence embedded once
-    assert [len(t) for t in texts] == sorted(len(t) for t in texts)  # like lengths batched together
+    assert tokens == sorted(tokens)  # like lengths in MiniLM tokens batched together
     assert "Here is what the documents say." not in texts
     _assert_same(batched, one_at_a_time)
     threshold = GroundednessScorer(minilm).model.faithfulness_threshold
     assert batched[0].faithfulness >= threshold > batched[1].faithfulness  # verbatim; a number changed
     assert batched[-1].faithfulness == 1.0 and not batched[-1].claims[0].counted
+
+
+def test_a_claim_that_is_a_context_sentence_word_for_word_is_not_embedded(minilm) -> None:
+    recording = TokenisingEmbedder(minilm)
+    scorer = GroundednessScorer(recording)
+    claim = "Trips must be approved by your manager before booking."
+    result = scorer.score_many([(claim, TRAVEL, "")])[0]
+    assert recording.calls == [] and result.claims[0].features["semantic"] == 1.0
+    features = claim_evidence(claim, ContextIndex.build(TRAVEL)).features
+    vector = minilm.embed([claim], kind="passage")[0]  # what embedding it would have given: cosine 1
+    features["semantic"] = min(float(vector @ vector), 1.0)
+    assert result.faithfulness == pytest.approx(scorer.model.support(features), abs=1e-6)
 
 
 def test_seen_texts_are_not_embedded_again_and_the_cache_stays_bounded(minilm) -> None:
