@@ -163,3 +163,35 @@ def test_a_sliding_window_model_falls_back_to_generate(tiny_lm_dir: Path, tmp_pa
         answers = generate_many(rows, reqs)
     assert (len(reqs), max(len(rows._prompt_ids(r)) for r in reqs)) in forwards.shapes, "a padded prefill"
     assert [g.text for g in answers] == [g.text for g in generate_many(padded, reqs)]
+
+
+def test_the_joined_cache_is_left_padded_and_written_in_place_until_its_room_is_used() -> None:
+    import torch
+
+    from harness.pipeline.generators.hf_decode import _join
+
+    torch.manual_seed(0)
+    rows = [torch.randn(1, 2, n, 4) for n in (3, 5)]
+
+    class Row:  # a single-row cache's layer: what ``_join`` reads from each row's cache
+        def __init__(self, kv: Any) -> None:
+            self.keys, self.values = kv, -kv
+
+    class Single:
+        def __init__(self, kv: Any) -> None:
+            self.layers = [Row(kv)]
+
+    layer = _join([Single(kv) for kv in rows], [3, 5], room=2).layers[0]
+    assert layer.keys.shape == (2, 2, 5, 4)
+    assert torch.equal(layer.keys[0, :, :2], torch.zeros(2, 2, 4))  # left padding
+    assert torch.equal(layer.keys[0, :, 2:], rows[0][0]) and torch.equal(layer.values[1], -rows[1][0])
+    expected = torch.cat([torch.nn.functional.pad(rows[0], (0, 0, 2, 0)), rows[1]])
+    storage = layer.keys.data_ptr()
+    for step in range(3):  # two steps fit in the room; the third grows the buffer
+        new = torch.randn(2, 2, 1, 4)
+        expected = torch.cat([expected, new], dim=-2)
+        keys, _ = layer.update(new, -new)
+        assert torch.equal(keys, expected) and layer.get_seq_length() == 6 + step
+        assert (keys.data_ptr() == storage) == (step < 2)
+    layer.batch_select_indices(torch.tensor([1]))
+    assert torch.equal(layer.keys, expected[1:]) and torch.equal(layer.values, -expected[1:])
