@@ -14,7 +14,8 @@ scorer here).
 
 Modes, each with a fresh scorer (the one loaded MiniLM is shared):
 
-- ``batched``: :meth:`GroundednessScorer.score_many` over the data set (what `rag-harden calibrate` does);
+- ``batched``: :meth:`GroundednessScorer.score_many` over the data set, default batch (what `rag-harden
+  calibrate` does);
 - ``batched8``: ``score_many`` in batches of 8 answers (what a run does, :func:`harness.runner.iter_scored`);
 - ``warm``: one answer at a time, the scorer's cache kept across answers (what a run does, item by item);
 - ``cold``: one answer at a time, the cache emptied before each answer (every passage sentence is new);
@@ -94,7 +95,7 @@ def run_mode(scorer: Any, items: Sequence[Item], mode: str) -> tuple[list[Any], 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     per: list[float] = []
     if mode in ("batched", "batched8"):
-        results = scorer.score_many(items, batch_size=64 if mode == "batched" else 8)
+        results = scorer.score_many(items) if mode == "batched" else scorer.score_many(items, batch_size=8)
     elif mode == "decide":
         results = scorer.decide_many(items)
     else:

@@ -203,10 +203,12 @@ class GroundednessScorer:
         return self.evidence_many([(answer, passages, question)])[0]
 
     def score_many(
-        self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 64
+        self, items: Sequence[tuple[str, Sequence[str], str]], batch_size: int = 1024
     ) -> list[Groundedness]:
-        """:meth:`score` of each ``(answer, passages, question)``, ``batch_size`` answers per embedding call:
-        the same scores as one at a time, faster."""
+        """:meth:`score` of each ``(answer, passages, question)``, ``batch_size`` answers' texts sorted and
+        embedded together: the same scores as one at a time, faster. The more texts sorted together, the less
+        padding (HaluEval dev's 402 answers: 23% of the computed tokens were padding in pools of 64 answers,
+        4% in one pool)."""
         out: list[Groundedness] = []
         for start in range(0, len(items), batch_size):
             out += [self._decide(*e) for e in self.evidence_many(items[start : start + batch_size])]
