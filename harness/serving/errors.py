@@ -136,6 +136,11 @@ def api_error_response(exc: ApiError, request_id: str) -> Response:
     return error_response(exc.status, exc.type, exc.message, request_id, headers=exc.headers)
 
 
+def unexpected_error(exc: Exception, request_id: str) -> Response:
+    """The 500 for an exception no handler expected: its type name, never its message."""
+    return error_response(500, "internal_error", f"internal error ({type(exc).__name__})", request_id)
+
+
 def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel]]) -> None:
     allowed = known_field_names(request_models)
 
@@ -157,9 +162,7 @@ def install_error_handlers(app: FastAPI, request_models: Iterable[type[BaseModel
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged once, by the outer middleware (type name and request id only); here only the reply.
-        return error_response(
-            500, "internal_error", f"internal error ({type(exc).__name__})", request_id_of(request)
-        )
+        return unexpected_error(exc, request_id_of(request))
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(ApiError, api_error)
@@ -176,4 +179,5 @@ __all__ = [
     "invalid_request",
     "known_field_names",
     "safe_fields",
+    "unexpected_error",
 ]

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from harness.serving.errors import ApiError, api_error_response, invalid_request
+from harness.serving.errors import ApiError, api_error_response, invalid_request, unexpected_error
 
 Model = TypeVar("Model", bound=BaseModel)
 Scope = MutableMapping[str, Any]
@@ -84,7 +84,8 @@ class JsonRoute(Generic[Model]):
         self, scope: Scope, receive: Receive, send: Send, body: bytes, content_type: bytes | None
     ) -> None:
         """Reply to one request whose ``body`` has been read. An :class:`ApiError` gets its status, an invalid
-        body the 422; anything else propagates to the middleware (logged by type, a 500)."""
+        body the 422, any other exception the 500 of FastAPI's handler and is raised again, for the middleware
+        to log (by type name), as Starlette's error middleware does."""
         request_id = scope["state"]["request_id"]
         try:
             response = await self.handler(parse_body(self.model, body, content_type))
@@ -92,6 +93,9 @@ class JsonRoute(Generic[Model]):
             response = invalid_request(exc.errors, self.allowed, request_id)
         except ApiError as exc:
             response = api_error_response(exc, request_id)
+        except Exception as exc:
+            await unexpected_error(exc, request_id)(scope, receive, send)
+            raise
         await response(scope, receive, send)
 
 

@@ -5,6 +5,9 @@ headers that matter, on a real uvicorn on 127.0.0.1, request by request, for val
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -57,18 +60,28 @@ REQUESTS = [
 VOLATILE = ("id", "created")  # a chat completion's own id and second
 
 
-@pytest.fixture(scope="module")
-def urls():
+class BrokenPipeline(FixedLatencyPipeline):
+    def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any:
+        raise RuntimeError(f"failed on {question}")  # the message holds input: it must not be sent
+
+
+@contextmanager
+def both(pipeline: FixedLatencyPipeline) -> Iterator[tuple[str, str]]:
+    """A server with the direct routes and one without, in front of ``pipeline``."""
     apps = [
-        create_app(
-            ServeConfig(), lambda: FixedLatencyPipeline(0.0), load_in_background=False, direct_routes=d
-        )
+        create_app(ServeConfig(), lambda: pipeline, load_in_background=False, direct_routes=d)
         for d in (True, False)
     ]
     with LoopbackServer(apps[0]) as direct, LoopbackServer(apps[1]) as routed:
         yield direct, routed
     assert set(apps[0].middleware_stack.routes) == {QUERY, CHAT}  # the direct app did serve them itself
     assert not apps[1].middleware_stack.routes
+
+
+@pytest.fixture(scope="module")
+def urls():
+    with both(FixedLatencyPipeline(0.0)) as pair:
+        yield pair
 
 
 def comparable(r: httpx.Response) -> tuple:
@@ -78,7 +91,7 @@ def comparable(r: httpx.Response) -> tuple:
         body["error"].pop("request_id")
     for key in VOLATILE:
         body.pop(key, None)
-    headers = {k: r.headers.get(k) for k in ("content-type", "retry-after", "www-authenticate")}
+    headers = {k: r.headers.get(k) for k in ("content-type", "retry-after", "www-authenticate", "connection")}
     return r.status_code, body, headers
 
 
@@ -114,3 +127,18 @@ def test_a_streamed_chat_sends_the_same_events(urls) -> None:
 )
 def test_json_content_types_as_fastapi_reads_them(content_type: bytes, is_json: bool) -> None:
     assert is_json_type(content_type) is is_json
+
+
+def test_a_failing_pipeline_gets_the_same_500() -> None:
+    secret = "someone@example.org"
+    with both(BrokenPipeline(0.0)) as pair:
+        for path, body in (
+            (QUERY, query(question=secret)),
+            (CHAT, chat(secret)),
+            (CHAT, chat(secret, stream=True)),
+        ):
+            direct, routed = (
+                httpx.post(f"{url}{path}", content=body, headers=JSON, timeout=10) for url in pair
+            )
+            assert direct.status_code == 500 and secret not in direct.text
+            assert comparable(direct) == comparable(routed)
