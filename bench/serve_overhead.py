@@ -15,6 +15,11 @@ the thread hand-off, metrics). Three views of that overhead, side by side, for e
 - ``pacing``: how late the generator sent each request (actual minus scheduled send time): its own lag, not
   the server's. A figure measured from the scheduled send time would add this to the client view.
 
+Beside them, ``stub late``: how much longer than ``latency-ms`` the pipeline's own ``time.sleep`` blocked
+(the kernel waking the sleeping thread late, e.g. timer slack and a busy CPU). It is inside the server view
+(which subtracts the nominal ``latency-ms``) but is the stub's, not the server's: a real pipeline computes
+rather than sleeps.
+
 The load generator (locust, open loop, one greenlet per scheduled arrival) is a process of its own on the same
 machine and competes for the CPU. CPU time per request is load-independent where wall times are not: the
 server's threads (all but this process's main thread, which only waits for the generator) and the generator
@@ -70,9 +75,12 @@ class FixedLatencyPipeline(AnswersPipeline):
             ),
             generation=Generation(text=answer),
         )
+        self.late_ms: list[float] = []  # per call: how much longer than latency_s the sleep took
 
     def answer(self, question: str, top_k: int | None = None, *, guarded: bool = True) -> Any:
+        started = time.perf_counter()
         time.sleep(self.latency_s)
+        self.late_ms.append((time.perf_counter() - started - self.latency_s) * 1e3)
         return self._answer
 
     def answer_many(
@@ -167,6 +175,7 @@ def measure(rate: float, seconds: float, latency_ms: float) -> dict:
         result = open_loop(url, rate, seconds)
         server_cpu, generator_cpu = server_cpu_s() - server_cpu, children_cpu_s() - generator_cpu
     server = LatencyDigest.of(ms - latency_ms for ms in clock.samples_ms).stats()
+    stub = LatencyDigest.of(clock.state.serve_state["pipeline"].late_ms).stats()
     n = max(len(clock.samples_ms), 1)
     return {
         "rate": rate,
@@ -181,6 +190,8 @@ def measure(rate: float, seconds: float, latency_ms: float) -> dict:
         "from_scheduled_added_p99_ms": _minus(result.latency.p99_ms, latency_ms),
         "pacing_error_p50_ms": result.pacing_error.p50_ms,
         "pacing_error_p99_ms": result.pacing_error.p99_ms,
+        "stub_late_p50_ms": stub.p50_ms,
+        "stub_late_p99_ms": stub.p99_ms,
         "server_cpu_ms_per_request": server_cpu * 1e3 / n,
         "generator_cpu_ms_per_request": generator_cpu * 1e3 / n,
         "loadavg_before": load_before,
@@ -202,7 +213,8 @@ def row_line(label: str, row: dict) -> str:
         f"{row['error_rate']:.3f}; added p50/p99 server {_ms(row['server_added_p50_ms'])} / "
         f"{_ms(row['server_added_p99_ms'])} ms, client {_ms(row['client_added_p50_ms'])} / "
         f"{_ms(row['client_added_p99_ms'])} ms; pacing error p50/p99 {_ms(row['pacing_error_p50_ms'])} / "
-        f"{_ms(row['pacing_error_p99_ms'])} ms; CPU per request server "
+        f"{_ms(row['pacing_error_p99_ms'])} ms; stub late p50/p99 {_ms(row.get('stub_late_p50_ms'))} / "
+        f"{_ms(row.get('stub_late_p99_ms'))} ms; CPU per request server "
         f"{row['server_cpu_ms_per_request']:.2f} ms, generator "
         f"{row['generator_cpu_ms_per_request']:.2f} ms; load "
         f"{row['loadavg_before']:.2f}->{row['loadavg_after']:.2f}"

@@ -43,3 +43,12 @@ def test_the_server_clock_times_each_http_request_to_its_last_body_message() -> 
     assert log == ["chunk, 0 samples", "chunk, 1 samples"]
     assert len(clock.samples_ms) == 2 and all(ms >= 0 for ms in clock.samples_ms)
     assert clock.state is app.state
+
+
+def test_the_stub_records_how_late_each_of_its_sleeps_ended() -> None:
+    from bench.serve_overhead import FixedLatencyPipeline
+
+    stub = FixedLatencyPipeline(0.001)
+    answers = [stub.answer("q"), stub.answer("q", 3)]
+    assert answers[0].answer == answers[1].answer and len(stub.late_ms) == 2
+    assert all(ms >= 0 for ms in stub.late_ms)  # a sleep never ends early
