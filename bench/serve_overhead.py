@@ -221,8 +221,9 @@ def row_line(label: str, row: dict) -> str:
     )
 
 
-def baseline_checkout(rev: str) -> Path:
-    """A worktree of ``rev`` with this file in it (the same measurement for both revisions)."""
+def baseline_checkout(rev: str, also: Sequence[Path] = ()) -> Path:
+    """A worktree of ``rev`` with this file (and the files ``also`` names) in it: the same measurement for
+    both revisions."""
     sha = subprocess.run(
         ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True, text=True
     )
@@ -235,8 +236,15 @@ def baseline_checkout(rev: str) -> Path:
         check=True,
         capture_output=True,
     )
-    shutil.copyfile(Path(__file__), path / "bench" / "serve_overhead.py")
+    for source in (Path(__file__), *also):
+        shutil.copyfile(source, path / "bench" / source.name)
     return path
+
+
+def remove_checkout(path: Path) -> None:
+    """Remove a :func:`baseline_checkout` (the repository's list of worktrees is as it was)."""
+    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def run_child(checkout: Path, rate: float, args: argparse.Namespace) -> dict:
@@ -280,11 +288,8 @@ def main() -> None:
                     rows.append({"revision": label, "repeat": repeat, **row})
                     print(row_line(label, row), flush=True)
     finally:
-        if args.baseline:  # the worktree goes; the repository's list of worktrees is as it was
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(checkouts["baseline"])], cwd=REPO, check=False
-            )
-            shutil.rmtree(checkouts["baseline"].parent, ignore_errors=True)
+        if args.baseline:
+            remove_checkout(checkouts["baseline"])
     sustained = None
     for rate in sorted(set(args.rates)):
         mine = [r for r in rows if r["rate"] == rate and r["revision"] == "this"]

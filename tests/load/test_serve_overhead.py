@@ -52,3 +52,11 @@ def test_the_stub_records_how_late_each_of_its_sleeps_ended() -> None:
     answers = [stub.answer("q"), stub.answer("q", 3)]
     assert answers[0].answer == answers[1].answer and len(stub.late_ms) == 2
     assert all(ms >= 0 for ms in stub.late_ms)  # a sleep never ends early
+
+
+def test_the_in_process_driver_gets_a_200_for_every_request_it_counts() -> None:
+    from bench.serve_app_cpu import _measure
+
+    for path in ("/v1/query", "/v1/chat/completions"):
+        row = asyncio.run(_measure(path, requests=40, concurrency=20))
+        assert row["path"] == path and row["requests"] == 40 and row["cpu_ms_per_request"] > 0
