@@ -31,6 +31,10 @@ WRITTEN = Path(__file__).resolve().parent / "models" / "injection_written.jsonl"
 POSITIONS = ("start", "middle", "end")
 # Project-written sets (golden_sets/build_injection_sets.py); only their train split is trained on.
 PROJECT_SETS = ("benign_requests", "benign_documents", "jailbreak_probes")
+# Project-written sets measured on and never trained on, whatever their split (short hijacks and prompt
+# extraction at the query; FAQs, forums and interviews with questions in them): training on them cost held-out
+# BIPIA categories 1.7 points (docs/detectors_injection.md).
+EVAL_SETS = ("hijack_probes", "qa_documents")
 # BIPIA task categories: ordinary requests when a user asks them, attacks when a document carries them.
 BIPIA_TASK_CATEGORIES = {
     "Information Retrieval",
@@ -220,6 +224,7 @@ def compatible(attack: Item, context: Item) -> bool:
 __all__ = [
     "BIPIA_TASK_CATEGORIES",
     "POSITIONS",
+    "EVAL_SETS",
     "PROJECT_SETS",
     "SHARED",
     "Corpus",
