@@ -233,9 +233,9 @@ class PresidioPiiGuard(BaseGuard):
             and r.entity_type == "PERSON"
             and r.recognition_metadata.get("recognizer_name") == "SpacyRecognizer"
         ):
-            from guards.recognizers import looks_like_address
+            from guards.recognizers import follows_street_line, looks_like_address
 
-            return not looks_like_address(text[r.start : r.end])
+            return not (looks_like_address(text[r.start : r.end]) or follows_street_line(text, r.start))
         return True
 
     def check(self, text: str | bytes, stage: Stage) -> GuardResult:

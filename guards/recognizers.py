@@ -438,12 +438,30 @@ def looks_like_address(span: str) -> bool:
     return len(words) > 1 and (words[0] in _STREET_WORDS or words[-1] in _STREET_WORDS)
 
 
+_LETTERS = re.compile(r"[^\W\d_]+")
+_ADDRESS_LOOKBACK = 45  # characters of the same line before a name
+
+
+def follows_street_line(text: str, start: int) -> bool:
+    """A PERSON span from NER that sits after a street line: the same line's last 45 characters before it hold
+    a number and a street or unit word ("228 Ringvej 144 >Apt. 902 >Qaqortoq", "63 Rue de Kairouan, Cite El
+    Farik"): a town or district of the address, not a person. A name before its address ("Jo Lee, 12 Main St")
+    is kept. On the presidio-research dev data the rule drops 2 false PERSON hits in each half of the
+    templates and no true one."""
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[max(line_start, start - _ADDRESS_LOOKBACK) : start]
+    return any(ch.isdigit() for ch in before) and any(
+        w.lower() in _STREET_WORDS for w in _LETTERS.findall(before)
+    )
+
+
 __all__ = [
     "DEFAULT_PHONE_REGIONS",
     "NOT_PHONE_CONTEXT",
     "PHONE_CONTEXT",
     "build_extended_recognizers",
     "check_regions",
+    "follows_street_line",
     "looks_like_address",
     "luhn_valid",
     "phone_score",

@@ -46,7 +46,7 @@ def test_findings_carry_position_and_salted_hash_never_the_value(guard: Presidio
     text = "Call Daniel at +1 416-555-0143 please."
     result = guard.check(text, "context")
     phone = next(f for f in result.findings if f.entity_type == "PHONE_NUMBER")
-    assert text[phone.start:phone.end] == "+1 416-555-0143"
+    assert text[phone.start : phone.end] == "+1 416-555-0143"
     serialized = result.model_dump_json()
     assert "555-0143" not in serialized and "4165550143" not in serialized
     assert re.fullmatch(r"[0-9a-f]{16}", phone.value_hash)
@@ -80,12 +80,19 @@ def test_thresholds_allow_deny_context_and_custom_recognizers() -> None:
         thresholds={"PHONE_NUMBER": 0.95},
         allow_list=["support@quillmarklabs.com"],
         deny_list={"PERSON": ["Priya Raghunathan"]},
-        custom_recognizers=[CustomRecognizerConfig(entity="EMPLOYEE_ID", patterns=[
-            PatternConfig(name="qm", regex=r"\bQM-\d{6}\b", score=0.4)], context=["employee"])],
+        custom_recognizers=[
+            CustomRecognizerConfig(
+                entity="EMPLOYEE_ID",
+                patterns=[PatternConfig(name="qm", regex=r"\bQM-\d{6}\b", score=0.4)],
+                context=["employee"],
+            )
+        ],
     )
     guard = PresidioPiiGuard(config)
-    text = ("Priya Raghunathan (employee QM-006233) answers on +1 512-555-0187; "
-            "write to support@quillmarklabs.com.")
+    text = (
+        "Priya Raghunathan (employee QM-006233) answers on +1 512-555-0187; "
+        "write to support@quillmarklabs.com."
+    )
     types = {f.entity_type for f in guard.check(text, "context").findings}
     assert "PERSON" in types  # deny list catches a name the small model misses
     assert "EMPLOYEE_ID" in types  # 0.4 + context word "employee" clears the 0.5 threshold
@@ -96,8 +103,12 @@ def test_thresholds_allow_deny_context_and_custom_recognizers() -> None:
 
 
 def test_batch_matches_single_calls(guard: PresidioPiiGuard) -> None:
-    texts = ["Email joana.sousa@quillmarklabs.com", "", "No personal data here.",
-             "IBAN PT50 0002 0123 1234 5678 9015 4"]
+    texts = [
+        "Email joana.sousa@quillmarklabs.com",
+        "",
+        "No personal data here.",
+        "IBAN PT50 0002 0123 1234 5678 9015 4",
+    ]
     batch = guard.check_batch(texts, "context")
     single = [guard.check(t, "context") for t in texts]
     assert [b.text for b in batch] == [s.text for s in single]
@@ -150,7 +161,7 @@ def test_one_megabyte_text_is_analysed_in_windows(guard: PresidioPiiGuard) -> No
     text = filler + "Contact a.b@example.com."
     result = guard.check(text, "context")
     (email,) = [f for f in result.findings if f.entity_type == "EMAIL_ADDRESS"]
-    assert text[email.start:email.end] == "a.b@example.com"
+    assert text[email.start : email.end] == "a.b@example.com"
     assert result.text.endswith("Contact <EMAIL_ADDRESS>.")
 
 
@@ -163,10 +174,41 @@ def test_a_missing_spacy_model_is_named() -> None:
 
 def test_context_words_raise_a_low_base_score_over_the_threshold() -> None:
     text = "Rota contact: 7781 1704 22."
-    local = CustomRecognizerConfig(entity="PHONE_NUMBER", patterns=[
-        PatternConfig(name="local", regex=r"\b\d{4} \d{4} \d{2}\b", score=0.3)])
-    plain = PresidioPiiGuard(PiiGuardConfig(entities=["PHONE_NUMBER"], thresholds={}, score_threshold=0.5,
-                                            extended_recognizers=False, custom_recognizers=[local]))
+    local = CustomRecognizerConfig(
+        entity="PHONE_NUMBER",
+        patterns=[PatternConfig(name="local", regex=r"\b\d{4} \d{4} \d{2}\b", score=0.3)],
+    )
+    plain = PresidioPiiGuard(
+        PiiGuardConfig(
+            entities=["PHONE_NUMBER"],
+            thresholds={},
+            score_threshold=0.5,
+            extended_recognizers=False,
+            custom_recognizers=[local],
+        )
+    )
     assert not plain.check(text, "context").findings
     boosted = PresidioPiiGuard(plain.config.model_copy(update={"context_words": {"PHONE_NUMBER": ["rota"]}}))
     assert [f.entity_type for f in boosted.check(text, "context").findings] == ["PHONE_NUMBER"]
+
+
+@pytest.mark.parametrize(
+    "text, name, is_place",
+    [
+        ("Ship to 228 Ringvej 144 >Apt. 902 >Qaqortoq >Greenland", "Qaqortoq", True),
+        ("9063 63 Rue de Kairouan, Cite El Farik", "El Farik", True),
+        ("Martim Pereira, 17693 Main Street, Springfield", "Martim Pereira", False),  # the name comes first
+        ("Flat 4, 12 Baker Street\nJo Lee will sign for it", "Jo Lee", False),  # another line
+        ("Meet me on Baker Street with Anna", "Anna", False),  # no number: not an address line
+    ],
+)
+def test_a_name_after_a_street_line_is_a_place(text: str, name: str, is_place: bool) -> None:
+    from guards.recognizers import follows_street_line
+
+    assert follows_street_line(text, text.index(name)) is is_place
+
+
+def test_a_person_before_an_address_is_still_found(guard: PresidioPiiGuard) -> None:
+    text = "Please send the contract to Martim Pereira, 17693 Main Street, Springfield."
+    found = {text[r.start : r.end] for r in guard.analyze(text) if r.entity_type == "PERSON"}
+    assert any("Martim" in f for f in found), found
