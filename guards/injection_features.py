@@ -352,13 +352,83 @@ def _featurize(text: str, lower: str, words: list[str], families: frozenset[str]
 def family_spans(text: str) -> list[tuple[str, int, int]]:
     """Every (family, start, end) match of the pattern families in a normalised passage."""
     lower = text.lower()
+    # Letters that match an ASCII letter of a case-insensitive pattern but do not lower-case to it ("İ"
+    # matches "i"): with one of them present, every pattern of a triggered family runs.
+    exact = not _CASE_EXTRA.search(text)
     out = []
     for family, (_, patterns) in FAMILIES.items():
         if not any(t in lower for t in _TRIGGERS[family]):
             continue
-        for pattern in patterns:
+        for pattern, needs in zip(patterns, _NEEDS[family], strict=True):
+            if exact and not all(any(t in lower for t in group) for group in needs):
+                continue
             out += [(family, m.start(), m.end()) for m in pattern.finditer(text)]
     return out
+
+
+_CASE_EXTRA = re.compile("[\u0130\u0131\u017f\u212a]")
+_RULE_WORDS = (
+    "instruction",
+    "rules",
+    "prompt",
+    "direction",
+    "guideline",
+    "directive",
+    "constraint",
+    "polic",
+    "context",
+)
+_FREE = ("unrestricted", "unfiltered", "jailbroken", "uncensored", "evil")
+# For each pattern of a family, in order: groups of substrings of the lower-cased text, one of each group
+# being in every match of the pattern (words only, since the patterns' spaces are any whitespace); a pattern
+# whose groups are not all present cannot match and is not run. () = always run (cheap patterns).
+_NEEDS: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
+    "instruction_override": (
+        (("ignore", "disregard", "forget", "skip", "bypass"), _RULE_WORDS),
+        (("override", "overwrite"), _RULE_WORDS),
+        (("ignore", "disregard", "forget"), ("everything", "all")),
+        (("instruction",), (":", "-")),
+        (("from",), ("now",)),
+        (("follow",),),
+    ),
+    "prompt_exfiltration": (
+        (
+            (
+                "reveal",
+                "show",
+                "print",
+                "repeat",
+                "output",
+                "display",
+                "leak",
+                "dump",
+                "tell",
+                "give",
+                "what",
+            ),
+            ("system", "hidden", "secret", "initial", "instructions"),
+        ),
+        (("repeat",), ("above", "before")),
+        (("canary", "token"), ("reveal", "print", "say", "output")),
+    ),
+    "role_play": (
+        (("you",), ("now", "longer"), ("ai", "assistant", "model", "bot", "dan", "different", *_FREE)),
+        (("pretend", "imagine"), ("without", "no", "free", "dan", *_FREE)),
+        (("act", "behave", "respond"), ("dan", *_FREE)),
+        (("mode",),),
+        (("you",), _FREE),
+        (("anything", "dan"),),
+        (("bound", "restricted", "limited"), ("rules", "guidelines", "policies", "restrictions")),
+    ),
+    "delimiter": (
+        (),
+        (),
+        (),
+        (("##", "===", "---"), ("system", "instruction", "admin")),
+        (("system", "assistant"), (":",)),
+        (("end",), ("context", "document", "passage", "input"), ("instruction", "now", "system")),
+    ),
+}
 
 
 # A family's patterns can only match where one of these substrings occurs (a cheap check before the regexes).
