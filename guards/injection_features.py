@@ -379,6 +379,7 @@ _RULE_WORDS = (
     "context",
 )
 _FREE = ("unrestricted", "unfiltered", "jailbroken", "uncensored", "evil")
+_REVEAL_VERBS = ("reveal", "show", "print", "repeat", "output", "display", "leak", "dump")
 # For each pattern of a family, in order: groups of substrings of the lower-cased text, one of each group
 # being in every match of the pattern (words only, since the patterns' spaces are any whitespace); a pattern
 # whose groups are not all present cannot match and is not run. () = always run (cheap patterns).
@@ -393,19 +394,7 @@ _NEEDS: dict[str, tuple[tuple[tuple[str, ...], ...], ...]] = {
     ),
     "prompt_exfiltration": (
         (
-            (
-                "reveal",
-                "show",
-                "print",
-                "repeat",
-                "output",
-                "display",
-                "leak",
-                "dump",
-                "tell",
-                "give",
-                "what",
-            ),
+            (*_REVEAL_VERBS, "tell", "give", "what"),
             ("system", "hidden", "secret", "initial", "instructions"),
         ),
         (("repeat",), ("above", "before")),
@@ -446,14 +435,7 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
         "do not follow",
     ),
     "prompt_exfiltration": (
-        "reveal",
-        "show",
-        "print",
-        "repeat",
-        "output",
-        "display",
-        "leak",
-        "dump",
+        *_REVEAL_VERBS,
         "tell me",
         "give me",
         "what ",
