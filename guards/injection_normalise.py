@@ -126,6 +126,9 @@ def normalise(text: str) -> str:
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"[0-9a-fA-F]{20,}|(?:[0-9a-fA-F]{2}[ :,]){9,}[0-9a-fA-F]{2}|(?:\\x[0-9a-fA-F]{2}){8,}")
+# What every match of _HEX but the backslash-x form contains, found about 5x faster on prose (where a-f and
+# digits start a try at most positions): without it (and without a backslash-x), _HEX cannot match.
+_HEX_HINT = re.compile(r"[0-9a-fA-F]{2}(?:[0-9a-fA-F]{18}|(?:[ :,][0-9a-fA-F]{2}){3})")
 _PCT = re.compile(r"(?:%[0-9a-fA-F]{2}){5,}")
 _PCT_ONE = re.compile(r"%[0-9a-fA-F]{2}")
 _ROT13_CUE = re.compile(r"\b(?:rot-?13|caesar|rotate\w*\s+by\s+13)\b", re.IGNORECASE)
@@ -159,7 +162,7 @@ def decoded_payloads(text: str, limit: int = 8) -> list[str]:
         decoded = raw.decode("utf-8", errors="replace")
         if _readable(decoded):
             out.append(decoded)
-    for m in _HEX.finditer(text):
+    for m in _HEX.finditer(text) if "\\x" in text or _HEX_HINT.search(text) else ():
         digits = re.sub(r"[\s:,]|\\x", "", m.group(0))
         try:
             decoded = bytes.fromhex(digits[: len(digits) // 2 * 2]).decode("utf-8", errors="replace")

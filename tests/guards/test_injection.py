@@ -186,10 +186,12 @@ def test_obfuscations_are_normalised_away(guard: InjectionGuard, obfuscated: str
     [
         lambda s: base64.b64encode(s.encode()).decode(),
         lambda s: s.encode().hex(),
+        lambda s: " ".join(f"{b:02X}" for b in s.encode()),
+        lambda s: "".join(f"\\x{b:02x}" for b in s.encode()),
         lambda s: urllib.parse.quote(s),
         lambda s: "rot13: " + codecs.encode(s, "rot13"),
     ],
-    ids=["base64", "hex", "percent", "rot13"],
+    ids=["base64", "hex", "hex-spaced", "hex-escaped", "percent", "rot13"],
 )
 def test_encoded_payloads_are_decoded_and_scored(guard: InjectionGuard, encode) -> None:
     payload = encode(ATTACK)
