@@ -136,6 +136,10 @@ class GroundednessScorer:
         return self._cache.get_or_compute(texts, self._embed_sorted)
 
     def _embed_sorted(self, texts: list[str]) -> np.ndarray:
+        if len(texts) <= self.embed_batch and len(texts) * (max(map(len, texts)) + 2) <= self.embed_tokens:
+            # One call whatever their order: a token covers at least one character (plus 2 special tokens),
+            # so tokenising to sort them (a guard's few texts per answer) would cost more than it saves.
+            return np.asarray(self.embedder.embed(texts, kind="passage"))
         rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
         for chunk in _length_batches(self._lengths(texts), self.embed_batch, self.embed_tokens):
             for i, vector in zip(
