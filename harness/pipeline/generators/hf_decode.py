@@ -180,7 +180,7 @@ def greedy_decode(
     # A batch of one keeps its own DynamicCache: reserving room measured no faster there (6 prompts, 3
     # interleaved rounds), and its decode stays exactly the one measured before the reserved cache.
     cache = _join(caches, lengths, max_new_tokens) if len(caches) > 1 else caches[0]
-    del caches  # the rows' own caches: the joined one is a copy
+    del caches  # the rows' own caches (a joined cache holds copies; a batch of one keeps its own)
     mask = torch.tensor([[0] * (width - n) + [1] * n for n in lengths], dtype=torch.long, device=device)
     seqs = torch.tensor([[pad_token_id] * (width - len(p)) + list(p) for p in prompts], device=device)
     positions = torch.tensor(lengths, device=device)
