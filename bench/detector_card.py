@@ -54,9 +54,10 @@ def measure(shared: Path, out: Path) -> None:
             str(out / "calibration.json"),
         ]
     )
-    long_answers = REPO / "golden_sets" / "long_answers.jsonl"
-    if long_answers.is_file():
-        _run(["calibrate", "--dataset", str(long_answers), "--output", str(out / "calibration-long.json")])
+    for name, suffix in (("long_answers", "long"), ("llm_answers", "llm")):
+        path = REPO / "golden_sets" / f"{name}.jsonl"
+        if path.is_file():
+            _run(["calibrate", "--dataset", str(path), "--output", str(out / f"calibration-{suffix}.json")])
     _run(
         [
             "guard",
@@ -103,6 +104,11 @@ def summary_rows(out: Path) -> list[str]:
     for name, label in (
         ("calibration.json", "HaluEval QA dev (pairs)"),
         ("calibration-long.json", "built multi-sentence answers (golden_sets/long_answers.jsonl)"),
+        (
+            "calibration-llm.json",
+            "project-written LLM-style answers over news (golden_sets/llm_answers.jsonl; 75% of its articles "
+            "trained on)",
+        ),
     ):
         data = _load(out / name)
         if data is None:

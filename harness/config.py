@@ -48,7 +48,7 @@ DEFAULT_SYSTEM_PROMPT = (
 # The offline groundedness model's answer threshold (harness/eval/models/groundedness_v1.json, chosen on dev
 # data
 # by `python -m harness.eval.train_groundedness`; a test checks that the two agree).
-GROUNDEDNESS_THRESHOLD = 0.5806
+GROUNDEDNESS_THRESHOLD = 0.3933
 
 
 class StrictModel(BaseModel):

@@ -25,7 +25,6 @@ TRAVEL = [
 ]
 QUESTION = "What is the hotel cap in Berlin?"
 # Known weak spots of the shipped model (docs/detectors_groundedness.md): kept as tests that report them.
-WEAK_PARAPHRASE = pytest.mark.xfail(reason="weak spot: rewording with words the context lacks", strict=False)
 WEAK_NEGATION = pytest.mark.xfail(reason="weak spot: a negation added to a short claim", strict=False)
 
 
@@ -55,21 +54,20 @@ def test_claims_split_on_sentences_and_clauses_and_drop_citations_and_bullets() 
     ("answer", "supported"),
     [
         ("The hotel cap in Berlin is 180 EUR per night [1].", True),  # verbatim fact
-        pytest.param("In Berlin, a hotel night may cost up to 180 EUR.", True, marks=WEAK_PARAPHRASE),
+        ("In Berlin, a hotel night may cost up to 180 EUR.", True),  # rewording (a weak spot before 1.1.0)
         ("Trips must be approved by your manager before they are booked.", True),  # light paraphrase
-        pytest.param(
-            "Trips need your manager's approval before they are booked.",
-            True,
-            marks=pytest.mark.xfail(
-                reason="known weak spot: heavy rewording, words the context lacks", strict=False
-            ),
-        ),
+        ("Trips need your manager's approval before they are booked.", True),  # heavy rewording
         ("The hotel cap in Berlin is 250 EUR per night.", False),  # number change
         ("Business travel is booked through Expedia, our travel agency.", False),  # entity swap
-        (
+        pytest.param(
             "Business class is reimbursed unless the chief financial officer approves it in writing.",
             False,
-        ),  # negation
+            marks=pytest.mark.xfail(
+                reason="weak spot since model 1.1.0: a negation removed from an otherwise verbatim claim "
+                "(in paraphrased LLM answers a negation mismatch is as often a rewording, so it weighs less)",
+                strict=True,
+            ),
+        ),
         pytest.param("Breakfast is not included in the cap.", False, marks=WEAK_NEGATION),
     ],
 )
@@ -144,6 +142,7 @@ def test_the_shipped_model_is_consistent_with_the_config_default() -> None:
     assert {t.path for t in model.training} == {
         "golden_sets/halueval_qa.jsonl",
         "golden_sets/long_answers.jsonl",
+        "golden_sets/llm_answers.jsonl",
     }
     assert all(len(t.sha256) == 64 and t.answers > 0 for t in model.training)
     lo, hi = model.domain.answer_words
