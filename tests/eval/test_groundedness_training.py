@@ -110,3 +110,23 @@ def test_training_reproduces_the_shipped_model(tmp_path: Path) -> None:
     assert (
         np.allclose(again.coef, shipped.coef, atol=1e-6) and abs(again.intercept - shipped.intercept) < 1e-6
     )
+
+
+def test_annotated_spans_label_the_claims_that_hold_them() -> None:
+    context = ["The council approved the budget on Monday. It raises the tax rate by 3.5 percent."]
+    answer = (
+        "The council approved the budget on Monday. It raises the tax rate by 5 percent, "
+        "and the mayor called it painful."
+    )
+    a = tg.Answer("llm_answers", "g", context, "", answer, True, spans=["5 percent", "the mayor called it"])
+    ctx = ContextIndex.build(context, "")
+    a.claims = [claim_evidence(c, ctx) for c in split_claims(answer)]
+    assert [c.claim for c in a.claims][0] == "The council approved the budget on Monday."
+    labels = tg.claim_labels(a)
+    assert labels[0] == 0 and 1 in labels[1:] and len(labels) == len(a.claims)
+    assert tg.overlaps("It raises the tax rate by 5 percent", "5 percent")
+    assert tg.overlaps("the mayor called it painful", "and the mayor called it painful today")  # 3 words shared
+    assert not tg.overlaps("The council approved the budget on Monday.", "the mayor called it")
+    consistent = tg.Answer("llm_answers", "g", context, "", answer, False, spans=[])
+    consistent.claims = a.claims
+    assert tg.claim_labels(consistent) == [0] * len(a.claims)
