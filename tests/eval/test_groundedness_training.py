@@ -125,7 +125,7 @@ def test_annotated_spans_label_the_claims_that_hold_them() -> None:
     labels = tg.claim_labels(a)
     assert labels[0] == 0 and 1 in labels[1:] and len(labels) == len(a.claims)
     assert tg.overlaps("It raises the tax rate by 5 percent", "5 percent")
-    assert tg.overlaps("the mayor called it painful", "and the mayor called it painful today")  # 3 words shared
+    assert tg.overlaps("the mayor called it painful", "and the mayor called it painful today")
     assert not tg.overlaps("The council approved the budget on Monday.", "the mayor called it")
     consistent = tg.Answer("llm_answers", "g", context, "", answer, False, spans=[])
     consistent.claims = a.claims
