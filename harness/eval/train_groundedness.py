@@ -50,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 HALUEVAL = REPO / "golden_sets" / "halueval_qa.jsonl"
 LONG = REPO / "golden_sets" / "long_answers.jsonl"
 LLM = REPO / "golden_sets" / "llm_answers.jsonl"
+DATA = {"halueval_qa": HALUEVAL, "long_answers": LONG, "llm_answers": LLM}  # data set name -> file
 SEED = 0
 VERSION = "1.1.0"
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -80,32 +81,22 @@ def load_answers() -> list[Answer]:
             out.append(
                 Answer("halueval_qa", group, row["reference_contexts"], row["user_input"], answer, label)
             )
-    for line in LONG.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out.append(
-            Answer(
-                "long_answers",
-                row["group"],
-                row["context"],
-                row["question"],
-                row["answer"],
-                row["hallucinated"],
-                sentences=row["sentences"],
+    for name in ("long_answers", "llm_answers"):  # single labelled answers, with sentence or span labels
+        for line in DATA[name].read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            span = row.get("span")
+            out.append(
+                Answer(
+                    name,
+                    row["group"],
+                    row["context"],
+                    row["question"],
+                    row["answer"],
+                    row["hallucinated"],
+                    sentences=row.get("sentences"),
+                    spans=span.split(" || ") if span else None,
+                )
             )
-        )
-    for line in LLM.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out.append(
-            Answer(
-                "llm_answers",
-                row["group"],
-                row["context"],
-                row["question"],
-                row["answer"],
-                row["hallucinated"],
-                spans=row["span"].split(" || ") if row["span"] else [],
-            )
-        )
     return out
 
 
@@ -295,7 +286,7 @@ def featurised(cache: Path | None) -> list[Answer]:
     by the data files."""
     import pickle
 
-    key = hashlib.sha256(HALUEVAL.read_bytes() + LONG.read_bytes() + LLM.read_bytes()).hexdigest()
+    key = hashlib.sha256(b"".join(path.read_bytes() for path in DATA.values())).hexdigest()
     if cache is not None and cache.exists():
         stored_key, answers = pickle.loads(cache.read_bytes())
         if stored_key == key:
@@ -353,7 +344,7 @@ def train(out: Path = SHIPPED_MODEL, log=print, cache: Path | None = None) -> Cl
         ],
     )
     training = []
-    for path, name in ((HALUEVAL, "halueval_qa"), (LONG, "long_answers"), (LLM, "llm_answers")):
+    for name, path in DATA.items():
         sub = [a for a in answers if a.dataset == name]
         training.append(
             TrainingFile(
